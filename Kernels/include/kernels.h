@@ -1,0 +1,180 @@
+// Kernels: the hot loops of swift-smolvlm. Nothing here knows about models.
+//
+// Every kernel has a portable scalar reference (Kernels/generic) that is the
+// oracle for its SIMD twins (Kernels/x86, Kernels/arm). Block layouts are
+// byte-identical to ggml's so GGUF tensor data is used in place.
+//
+// Numerics follow ggml's CPU backend on x86 (the reference we compare logits
+// against): activations are quantized to the weight type's partner type before
+// the dot product, with ggml's x86 rounding (see quantize notes below).
+#ifndef SMOLVLM_KERNELS_H
+#define SMOLVLM_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// MARK: - Types (ids are ggml's)
+
+typedef enum sv_type {
+    SV_TYPE_F32  = 0,
+    SV_TYPE_F16  = 1,
+    SV_TYPE_Q4_0 = 2,
+    SV_TYPE_Q4_1 = 3,
+    SV_TYPE_Q8_0 = 8,
+    SV_TYPE_Q8_1 = 9,
+    SV_TYPE_Q4_K = 12,
+    SV_TYPE_Q5_K = 13,
+    SV_TYPE_Q6_K = 14,
+    SV_TYPE_Q8_K = 15,
+    SV_TYPE_BF16 = 30,
+    SV_TYPE_COUNT = 31, // size of per-type tables, not a type
+} sv_type;
+
+#define SV_QK4_0 32
+#define SV_QK4_1 32
+#define SV_QK8_0 32
+#define SV_QK8_1 32
+#define SV_QK_K 256
+#define SV_K_SCALE_SIZE 12
+
+typedef uint16_t sv_half; // IEEE binary16 bits
+typedef uint16_t sv_bf16; // bfloat16 bits
+
+typedef struct { sv_half d; uint8_t qs[SV_QK4_0 / 2]; } sv_block_q4_0;                 // 18 B
+typedef struct { sv_half d; sv_half m; uint8_t qs[SV_QK4_1 / 2]; } sv_block_q4_1;      // 20 B
+typedef struct { sv_half d; int8_t qs[SV_QK8_0]; } sv_block_q8_0;                      // 34 B
+typedef struct { sv_half d; sv_half s; int8_t qs[SV_QK8_1]; } sv_block_q8_1;           // 36 B, s = d * sum(qs)
+typedef struct {
+    sv_half d;                        // super-block scale for the 6-bit scales
+    sv_half dmin;                     // super-block scale for the 6-bit mins
+    uint8_t scales[SV_K_SCALE_SIZE];  // 8 scales + 8 mins, 6 bits each, packed
+    uint8_t qs[SV_QK_K / 2];          // 4-bit quants
+} sv_block_q4_K;                      // 144 B
+typedef struct {
+    sv_half d;
+    sv_half dmin;
+    uint8_t scales[SV_K_SCALE_SIZE];
+    uint8_t qh[SV_QK_K / 8];          // high bit of each quant
+    uint8_t qs[SV_QK_K / 2];          // low 4 bits
+} sv_block_q5_K;                      // 176 B
+typedef struct {
+    uint8_t ql[SV_QK_K / 2];          // low 4 bits
+    uint8_t qh[SV_QK_K / 4];          // high 2 bits
+    int8_t scales[SV_QK_K / 16];      // 8-bit sub-block scales
+    sv_half d;
+} sv_block_q6_K;                      // 210 B
+typedef struct {
+    float d;
+    int8_t qs[SV_QK_K];
+    int16_t bsums[SV_QK_K / 16];      // sums of qs in groups of 16
+} sv_block_q8_K;                      // 292 B
+
+/// Elements per block (1 for F32/F16/BF16); 0 for an id this library does not implement.
+int64_t sv_type_block_elems(sv_type t);
+/// Bytes per block; 0 for an unimplemented id.
+size_t sv_type_block_bytes(sv_type t);
+/// Bytes of one row of n elements, or 0 if n is not a multiple of the block size.
+size_t sv_row_bytes(sv_type t, int64_t n);
+/// The activation type a weight type is multiplied against (ggml's vec_dot_type).
+sv_type sv_vec_dot_type(sv_type weight);
+const char *sv_type_name(sv_type t);
+
+// MARK: - Scalar conversions (round to nearest even, as F16C and ggml do)
+
+float sv_fp16_to_fp32(sv_half h);
+sv_half sv_fp32_to_fp16(float f);
+float sv_bf16_to_fp32(sv_bf16 h);
+sv_bf16 sv_fp32_to_bf16(float f);  // NaN stays a quiet NaN, otherwise RNE
+
+// MARK: - Dequantization (scalar: exactness to ggml's dequantize_row_* is the point)
+
+/// Dequantize n elements of type t (F32, F16, BF16, Q4_0, Q4_1, Q8_0, Q4_K, Q5_K, Q6_K).
+/// Returns 0, or -1 for an unsupported type or an n that is not a multiple of the block size.
+int sv_dequantize_row(sv_type t, const void *x, float *y, int64_t n);
+
+// MARK: - Instruction sets and kernel tables
+
+typedef enum sv_isa {
+    SV_ISA_SCALAR = 0,
+    SV_ISA_AVX2 = 1,          // AVX2 + FMA + F16C
+    SV_ISA_AVX512 = 2,        // AVX-512 F/BW/VL/DQ
+    SV_ISA_AVX512_VNNI = 3,   // AVX-512 + VNNI
+    SV_ISA_NEON = 4,
+    SV_ISA_NEON_DOTPROD = 5,  // NEON + sdot
+    SV_ISA_COUNT = 6,
+} sv_isa;
+
+/// Converts a row of f32 activations into a partner type (Q8_0, Q8_1, Q8_K, F16, BF16, F32).
+/// n must be a multiple of the partner's block size.
+///
+/// Rounding matches ggml on x86 in every path: Q8_0/Q8_1 use d = amax/127, id = 127/amax
+/// and round half to even; Q8_K uses iscale = -127/max (signed max), round half to even,
+/// clamp at 127, d = 1/iscale. SIMD paths produce bytes identical to the scalar path.
+typedef void (*sv_from_float_fn)(const float *x, void *y, int64_t n);
+
+/// One dot product of a weight row against an activation row of the partner type, n elements.
+typedef float (*sv_vec_dot_fn)(int64_t n, const void *w, const void *x);
+
+typedef struct sv_kernels {
+    sv_isa isa;
+    const char *name;
+    sv_from_float_fn from_float[SV_TYPE_COUNT];  // indexed by partner type
+    sv_vec_dot_fn vec_dot[SV_TYPE_COUNT];        // indexed by weight type
+} sv_kernels;
+
+/// Table lookups for callers that cannot index C arrays (Swift imports them as tuples).
+/// NULL for a type the table does not cover.
+static inline sv_from_float_fn sv_kernels_from_float(const sv_kernels *k, sv_type partner) {
+    return (unsigned)partner < SV_TYPE_COUNT ? k->from_float[partner] : (sv_from_float_fn)0;
+}
+static inline sv_vec_dot_fn sv_kernels_vec_dot(const sv_kernels *k, sv_type weight) {
+    return (unsigned)weight < SV_TYPE_COUNT ? k->vec_dot[weight] : (sv_vec_dot_fn)0;
+}
+
+/// The table for one instruction set, or NULL if it is not compiled in or the CPU lacks it.
+/// Tables are immutable and live for the process.
+const sv_kernels *sv_kernels_for(sv_isa isa);
+/// The table the engine uses: the best the CPU supports, unless the environment variable
+/// SMOLVLM_ISA (scalar, avx2, avx512, avx512-vnni, neon, neon-dotprod) names another
+/// supported one. Decided once per process.
+const sv_kernels *sv_kernels_default(void);
+const char *sv_isa_name(sv_isa isa);
+/// 1 if this CPU can run the instruction set (and it is compiled in), else 0.
+int sv_isa_supported(sv_isa isa);
+
+// MARK: - Matrix products (row-parallel entry points)
+
+/// Y = W · X for weight rows [r0, r1).
+///   W:  rows of n elements of type wt, row r at (char *)w + r * w_stride.
+///   X:  m activation rows already converted with from_float[sv_vec_dot_type(wt)],
+///       row j at (char *)x + j * x_stride.
+///   Y:  f32, element (j, r) at y[j * y_stride + r].
+/// Callers split [0, rows) among threads; calls on disjoint row ranges may run concurrently.
+/// m == 1 is the matrix-vector product. For m > 1 the kernel tiles over W rows so a tile of W
+/// stays in cache while it meets every activation row.
+void sv_matmul_rows(const sv_kernels *k, sv_type wt, int64_t n,
+                    const void *w, size_t w_stride,
+                    const void *x, size_t x_stride, int64_t m,
+                    float *y, int64_t y_stride,
+                    int64_t r0, int64_t r1);
+
+// MARK: - Threading support
+
+/// A spin-wait hint (pause / yield) for the engine's thread pool.
+static inline void sv_cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,46 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "swift-smolvlm",
+    platforms: [.macOS(.v15), .iOS(.v18)],
+    products: [
+        .library(name: "SmolVLM", targets: ["SmolVLM"]),
+        .executable(name: "smolvlm", targets: ["smolvlm"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // Hot loops only: quantization, dequantization, dot products, matrix products.
+        .target(
+            name: "Kernels",
+            path: "Kernels",
+            publicHeadersPath: "include"
+        ),
+        // GGUF container: memory-mapped, bounds-checked reader.
+        .target(
+            name: "GGUF",
+            dependencies: ["Kernels"]
+        ),
+        // The engine.
+        .target(
+            name: "SmolVLM",
+            dependencies: ["GGUF", "Kernels"]
+        ),
+        // Kernel measurement at model shapes, shared by `smolvlm bench` and Benchmarks/.
+        .target(
+            name: "KernelBench",
+            dependencies: ["SmolVLM", "GGUF", "Kernels"]
+        ),
+        .executableTarget(
+            name: "smolvlm",
+            dependencies: [
+                "SmolVLM", "GGUF", "Kernels", "KernelBench",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "GGUFTests", dependencies: ["GGUF", "Kernels"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "KernelsTests", dependencies: ["Kernels", "SmolVLM", "KernelBench"]),
+    ]
+)
