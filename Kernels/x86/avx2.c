@@ -1,0 +1,509 @@
+// AVX2 + FMA + F16C kernels.
+//
+// Compiled for every x86-64 build through per-function target attributes, so the
+// package needs no -mavx2; dispatch.c only installs these after checking the CPU.
+//
+// Integer work is the same as in the generic oracle (the int8 products are exact;
+// maddubs never saturates for these operand ranges, see each kernel). Floats enter
+// as ggml's AVX2 code has them: each block's (or super-block's) int32 lanes are
+// converted and FMA'd into a vector accumulator, reduced once at the end. Only the
+// order of those float adds differs from generic.
+#if defined(__x86_64__) || defined(_M_X64)
+
+#include "../internal.h"
+
+#include <immintrin.h>
+
+// Scalar float expressions stay unfused, as in the generic files; every FMA here is
+// written out as an intrinsic.
+#pragma STDC FP_CONTRACT OFF
+
+#pragma clang attribute push(__attribute__((target("avx2,fma,f16c"))), apply_to = function)
+
+// MARK: - Helpers
+
+static inline float sv_avx2_hsum_ps(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+static inline int sv_avx2_hsum_epi32(__m256i v) {
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
+    return _mm_cvtsi128_si32(s);
+}
+
+static inline float sv_avx2_hsum_ps128(__m128 s) {
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+// f16 → f32 conversions are written to avoid a scalar insert (_cvtsh_ss becomes
+// vpinsrw into whatever register is at hand, often an accumulator, which chains each
+// block's conversion behind the previous block's FMA).
+static inline float sv_avx2_h2f(sv_half h) {
+    return _mm_cvtss_f32(_mm_cvtph_ps(_mm_set1_epi16((short)h)));
+}
+
+// Two adjacent halves (d and m of Q4_1, d and s of Q8_1, d and dmin of Q4_K/Q5_K)
+// → floats in lanes 0 and 1, from one zero-extending 32-bit load.
+static inline __m128 sv_avx2_h2f_pair(const void *p) {
+    return _mm_cvtph_ps(_mm_loadu_si32(p));
+}
+
+// d_w * d_x for one block, both halves converted by one instruction.
+static inline __m256 sv_avx2_scale2(sv_half dw, sv_half dx) {
+    const __m128 f = _mm_cvtph_ps(_mm_cvtsi32_si128((int)((uint32_t)dw | ((uint32_t)dx << 16))));
+    return _mm256_set1_ps(_mm_cvtss_f32(_mm_mul_ss(f, _mm_movehdup_ps(f))));
+}
+
+// d_w * d_x of two consecutive blocks, in lanes 0 and 2, from one conversion.
+static inline __m128 sv_avx2_scale2x2(sv_half w0, sv_half x0, sv_half w1, sv_half x1) {
+    const __m128 f = _mm_cvtph_ps(_mm_setr_epi16((short)w0, (short)x0, (short)w1, (short)x1, 0, 0, 0, 0));
+    return _mm_mul_ps(f, _mm_movehdup_ps(f));
+}
+
+// u8 × s8 → 8 int32 sums of 4 products. maddubs saturates its int16 pair sums, so
+// callers keep |u| * 128 * 2 below 32768 (u ≤ 127 is always safe).
+static inline __m256i sv_avx2_dot_u8_i8(__m256i u, __m256i s) {
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
+}
+
+// s8 × s8: move w's sign onto x so the unsigned-by-signed instruction applies.
+// Exact unless x holds -128 where w is negative (|-(-128)| wraps); our quantizers
+// never emit -128 for finite input.
+static inline __m256i sv_avx2_dot_i8_i8(__m256i w, __m256i x) {
+    return sv_avx2_dot_u8_i8(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w));
+}
+
+// 16 packed nibbles → 32 bytes: low nibbles first, then high nibbles (the Q4 layout).
+static inline __m256i sv_avx2_unpack_nibbles(const uint8_t *p) {
+    const __m128i b = _mm_loadu_si128((const __m128i *)p);
+    const __m256i both = _mm256_set_m128i(_mm_srli_epi16(b, 4), b);
+    return _mm256_and_si256(both, _mm256_set1_epi8(0x0F));
+}
+
+// MARK: - from_float
+
+// |x|-max of 32 floats. vmaxps returns its second operand when either is NaN, so
+// keeping the running max second skips NaN exactly like the scalar `a > amax`.
+static inline float sv_avx2_amax32(const __m256 v[4]) {
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    __m256 m = _mm256_setzero_ps();
+    for (int k = 0; k < 4; k++) m = _mm256_max_ps(_mm256_andnot_ps(sign, v[k]), m);
+    __m128 h = _mm_max_ps(_mm256_extractf128_ps(m, 1), _mm256_castps256_ps128(m));
+    h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_max_ss(h, _mm_movehdup_ps(h));
+    return _mm_cvtss_f32(h);
+}
+
+// x*id → 32 int8 in element order: round half to even, convert (NaN/overflow →
+// INT32_MIN), saturate through the two packs, then undo the packs' lane interleave.
+static inline __m256i sv_avx2_scale_to_i8(const __m256 v[4], float id) {
+    const __m256 mul = _mm256_set1_ps(id);
+    __m256i q[4];
+    for (int k = 0; k < 4; k++) {
+        const __m256 r = _mm256_round_ps(_mm256_mul_ps(v[k], mul), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        q[k] = _mm256_cvtps_epi32(r);
+    }
+    const __m256i p01 = _mm256_packs_epi32(q[0], q[1]);
+    const __m256i p23 = _mm256_packs_epi32(q[2], q[3]);
+    const __m256i p = _mm256_packs_epi16(p01, p23);
+    return _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
+static void sv_quantize_row_q8_0_avx2(const float *x, void *vy, int64_t n) {
+    sv_block_q8_0 *y = vy;
+    const int64_t nb = n / SV_QK8_0;
+    for (int64_t i = 0; i < nb; i++, x += SV_QK8_0) {
+        const __m256 v[4] = {_mm256_loadu_ps(x), _mm256_loadu_ps(x + 8), _mm256_loadu_ps(x + 16), _mm256_loadu_ps(x + 24)};
+        const float amax = sv_avx2_amax32(v);
+        const float d = amax / 127.0f;
+        const float id = (amax != 0.0f) ? 127.0f / amax : 0.0f;
+        y[i].d = _cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT);
+        _mm256_storeu_si256((__m256i *)y[i].qs, sv_avx2_scale_to_i8(v, id));
+    }
+}
+
+static void sv_quantize_row_q8_1_avx2(const float *x, void *vy, int64_t n) {
+    sv_block_q8_1 *y = vy;
+    const int64_t nb = n / SV_QK8_1;
+    for (int64_t i = 0; i < nb; i++, x += SV_QK8_1) {
+        const __m256 v[4] = {_mm256_loadu_ps(x), _mm256_loadu_ps(x + 8), _mm256_loadu_ps(x + 16), _mm256_loadu_ps(x + 24)};
+        const float amax = sv_avx2_amax32(v);
+        const float d = amax / 127.0f;
+        const float id = (amax != 0.0f) ? 127.0f / amax : 0.0f;
+        const __m256i q = sv_avx2_scale_to_i8(v, id);
+        // Sum of the stored int8 (as the scalar path does): bias to unsigned, then
+        // sum-of-absolute-differences against zero.
+        const __m256i sad = _mm256_sad_epu8(_mm256_xor_si256(q, _mm256_set1_epi8((char)0x80)), _mm256_setzero_si256());
+        const int sum = sv_avx2_hsum_epi32(sad) - 32 * 128;
+        y[i].d = _cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT);
+        y[i].s = _cvtss_sh(d * (float)sum, _MM_FROUND_TO_NEAREST_INT);
+        _mm256_storeu_si256((__m256i *)y[i].qs, q);
+    }
+}
+
+static void sv_convert_row_f16_avx2(const float *x, void *vy, int64_t n) {
+    sv_half *y = vy;
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        _mm_storeu_si128((__m128i *)(y + i), _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
+    }
+    for (; i < n; i++) y[i] = _cvtss_sh(x[i], _MM_FROUND_TO_NEAREST_INT);
+}
+
+// bf16 = upper half of f32 after round-half-to-even on the lower half; NaN is
+// truncated and made quiet instead, so rounding can never turn it into Inf.
+static void sv_convert_row_bf16_avx2(const float *x, void *vy, int64_t n) {
+    sv_bf16 *y = vy;
+    const __m256i abs_mask = _mm256_set1_epi32(0x7FFFFFFF);
+    const __m256i inf = _mm256_set1_epi32(0x7F800000);
+    const __m256i bias = _mm256_set1_epi32(0x7FFF);
+    const __m256i one = _mm256_set1_epi32(1);
+    const __m256i quiet = _mm256_set1_epi32(0x40);
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m256i h[2];
+        for (int k = 0; k < 2; k++) {
+            const __m256i u = _mm256_castps_si256(_mm256_loadu_ps(x + i + 8 * k));
+            const __m256i hi = _mm256_srli_epi32(u, 16);
+            const __m256i rounded = _mm256_srli_epi32(_mm256_add_epi32(u, _mm256_add_epi32(bias, _mm256_and_si256(hi, one))), 16);
+            const __m256i nan = _mm256_cmpgt_epi32(_mm256_and_si256(u, abs_mask), inf);
+            h[k] = _mm256_blendv_epi8(rounded, _mm256_or_si256(hi, quiet), nan);
+        }
+        // Values are ≤ 0xFFFF, so the unsigned-saturating pack is a plain narrowing.
+        const __m256i packed = _mm256_permute4x64_epi64(_mm256_packus_epi32(h[0], h[1]), _MM_SHUFFLE(3, 1, 2, 0));
+        _mm256_storeu_si256((__m256i *)(y + i), packed);
+    }
+    for (; i < n; i++) y[i] = sv_fp32_to_bf16(x[i]);
+}
+
+// MARK: - Float dots
+
+static float sv_vec_dot_f32_f32_avx2(int64_t n, const void *vw, const void *vx) {
+    const float *w = vw, *x = vx;
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        for (int k = 0; k < 4; k++) {
+            acc[k] = _mm256_fmadd_ps(_mm256_loadu_ps(w + i + 8 * k), _mm256_loadu_ps(x + i + 8 * k), acc[k]);
+        }
+    }
+    for (; i + 8 <= n; i += 8) acc[0] = _mm256_fmadd_ps(_mm256_loadu_ps(w + i), _mm256_loadu_ps(x + i), acc[0]);
+    float sum = sv_avx2_hsum_ps(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
+    for (; i < n; i++) sum += w[i] * x[i];
+    return sum;
+}
+
+static float sv_vec_dot_f16_f16_avx2(int64_t n, const void *vw, const void *vx) {
+    const sv_half *w = vw, *x = vx;
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        for (int k = 0; k < 4; k++) {
+            const __m256 a = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + i + 8 * k)));
+            const __m256 b = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + i + 8 * k)));
+            acc[k] = _mm256_fmadd_ps(a, b, acc[k]);
+        }
+    }
+    for (; i + 8 <= n; i += 8) {
+        const __m256 a = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + i)));
+        const __m256 b = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + i)));
+        acc[0] = _mm256_fmadd_ps(a, b, acc[0]);
+    }
+    float sum = sv_avx2_hsum_ps(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
+    for (; i < n; i++) sum += _cvtsh_ss(w[i]) * _cvtsh_ss(x[i]);
+    return sum;
+}
+
+static inline __m256 sv_avx2_load_bf16(const sv_bf16 *p) {
+    const __m256i wide = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(wide, 16));
+}
+
+static float sv_vec_dot_bf16_bf16_avx2(int64_t n, const void *vw, const void *vx) {
+    const sv_bf16 *w = vw, *x = vx;
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        for (int k = 0; k < 4; k++) {
+            acc[k] = _mm256_fmadd_ps(sv_avx2_load_bf16(w + i + 8 * k), sv_avx2_load_bf16(x + i + 8 * k), acc[k]);
+        }
+    }
+    for (; i + 8 <= n; i += 8) acc[0] = _mm256_fmadd_ps(sv_avx2_load_bf16(w + i), sv_avx2_load_bf16(x + i), acc[0]);
+    float sum = sv_avx2_hsum_ps(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
+    for (; i < n; i++) sum += sv_bf16_to_fp32(w[i]) * sv_bf16_to_fp32(x[i]);
+    return sum;
+}
+
+// MARK: - 32-element blocks
+
+static float sv_vec_dot_q8_0_q8_0_avx2(int64_t n, const void *vw, const void *vx) {
+    const sv_block_q8_0 *w = vw;
+    const sv_block_q8_0 *x = vx;
+    const int64_t nb = n / SV_QK8_0;
+    // Two accumulators hide the FMA latency between consecutive blocks.
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 2 <= nb; i += 2) {
+        const __m256i p0 = sv_avx2_dot_i8_i8(_mm256_loadu_si256((const __m256i *)w[i].qs), _mm256_loadu_si256((const __m256i *)x[i].qs));
+        const __m256i p1 = sv_avx2_dot_i8_i8(_mm256_loadu_si256((const __m256i *)w[i + 1].qs), _mm256_loadu_si256((const __m256i *)x[i + 1].qs));
+        const __m128 d = sv_avx2_scale2x2(w[i].d, x[i].d, w[i + 1].d, x[i + 1].d);
+        acc0 = _mm256_fmadd_ps(_mm256_broadcastss_ps(d), _mm256_cvtepi32_ps(p0), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_broadcastss_ps(_mm_movehl_ps(d, d)), _mm256_cvtepi32_ps(p1), acc1);
+    }
+    if (i < nb) {
+        const __m256i p = sv_avx2_dot_i8_i8(_mm256_loadu_si256((const __m256i *)w[i].qs), _mm256_loadu_si256((const __m256i *)x[i].qs));
+        acc0 = _mm256_fmadd_ps(sv_avx2_scale2(w[i].d, x[i].d), _mm256_cvtepi32_ps(p), acc0);
+    }
+    return sv_avx2_hsum_ps(_mm256_add_ps(acc0, acc1));
+}
+
+// q4 - 8 is in [-8, 7], so the sign trick's |w| ≤ 8 keeps maddubs far from saturation.
+static float sv_vec_dot_q4_0_q8_0_avx2(int64_t n, const void *vw, const void *vx) {
+    const sv_block_q4_0 *w = vw;
+    const sv_block_q8_0 *x = vx;
+    const int64_t nb = n / SV_QK8_0;
+    const __m256i eight = _mm256_set1_epi8(8);
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 2 <= nb; i += 2) {
+        const __m256i q0 = _mm256_sub_epi8(sv_avx2_unpack_nibbles(w[i].qs), eight);
+        const __m256i q1 = _mm256_sub_epi8(sv_avx2_unpack_nibbles(w[i + 1].qs), eight);
+        const __m256i p0 = sv_avx2_dot_i8_i8(q0, _mm256_loadu_si256((const __m256i *)x[i].qs));
+        const __m256i p1 = sv_avx2_dot_i8_i8(q1, _mm256_loadu_si256((const __m256i *)x[i + 1].qs));
+        const __m128 d = sv_avx2_scale2x2(w[i].d, x[i].d, w[i + 1].d, x[i + 1].d);
+        acc0 = _mm256_fmadd_ps(_mm256_broadcastss_ps(d), _mm256_cvtepi32_ps(p0), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_broadcastss_ps(_mm_movehl_ps(d, d)), _mm256_cvtepi32_ps(p1), acc1);
+    }
+    if (i < nb) {
+        const __m256i q = _mm256_sub_epi8(sv_avx2_unpack_nibbles(w[i].qs), eight);
+        const __m256i p = sv_avx2_dot_i8_i8(q, _mm256_loadu_si256((const __m256i *)x[i].qs));
+        acc0 = _mm256_fmadd_ps(sv_avx2_scale2(w[i].d, x[i].d), _mm256_cvtepi32_ps(p), acc0);
+    }
+    return sv_avx2_hsum_ps(_mm256_add_ps(acc0, acc1));
+}
+
+// Nibbles are already unsigned (0..15), so they feed maddubs directly.
+static float sv_vec_dot_q4_1_q8_1_avx2(int64_t n, const void *vw, const void *vx) {
+    const sv_block_q4_1 *w = vw;
+    const sv_block_q8_1 *x = vx;
+    const int64_t nb = n / SV_QK8_1;
+    __m256 acc = _mm256_setzero_ps();
+    // Lane 1 accumulates m_w * s_x; lane 0 of the product (d_w * d_x) feeds the FMA.
+    __m128 accm = _mm_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
+        const __m256i p = sv_avx2_dot_u8_i8(sv_avx2_unpack_nibbles(w[i].qs), _mm256_loadu_si256((const __m256i *)x[i].qs));
+        const __m128 prod = _mm_mul_ps(sv_avx2_h2f_pair(&w[i].d), sv_avx2_h2f_pair(&x[i].d)); // d*d, m*s
+        acc = _mm256_fmadd_ps(_mm256_broadcastss_ps(prod), _mm256_cvtepi32_ps(p), acc);
+        accm = _mm_add_ps(accm, prod);
+    }
+    const float summ = _mm_cvtss_f32(_mm_movehdup_ps(accm));
+    return sv_avx2_hsum_ps(acc) + summ;
+}
+
+// MARK: - K-quants against Q8_K
+
+// The 12 packed bytes of Q4_K/Q5_K scales → 8 six-bit scales and 8 six-bit mins,
+// four at a time: sub-blocks 0-3 sit in the low 6 bits of bytes 0-3 (scales) and
+// 4-7 (mins); sub-blocks 4-7 take their low nibble from bytes 8-11 and their top
+// two bits from the spare top bits of bytes 0-3 / 4-7.
+static inline __m128i sv_avx2_k4_scales_mins(const uint8_t *p) {
+    uint32_t a, b, c;
+    memcpy(&a, p, 4);
+    memcpy(&b, p + 4, 4);
+    memcpy(&c, p + 8, 4);
+    const uint32_t sc_lo = a & 0x3F3F3F3Fu;
+    const uint32_t mn_lo = b & 0x3F3F3F3Fu;
+    const uint32_t sc_hi = (c & 0x0F0F0F0Fu) | (((a >> 6) & 0x03030303u) << 4);
+    const uint32_t mn_hi = ((c >> 4) & 0x0F0F0F0Fu) | (((b >> 6) & 0x03030303u) << 4);
+    return _mm_setr_epi32((int)sc_lo, (int)sc_hi, (int)mn_lo, (int)mn_hi); // bytes: 8 scales, 8 mins
+}
+
+// Σ_sb min_sb * (Σ q8 over sub-block sb), from the 16 Q8_K group sums.
+static inline __m128i sv_avx2_k4_min_dot(__m128i scales_mins, const int16_t *bsums) {
+    const __m128i mins = _mm_cvtepu8_epi16(_mm_unpackhi_epi64(scales_mins, scales_mins));
+    const __m128i b0 = _mm_loadu_si128((const __m128i *)bsums);
+    const __m128i b1 = _mm_loadu_si128((const __m128i *)(bsums + 8));
+    // Group sums are ≤ 16*128 in magnitude, so pairwise int16 adds cannot overflow.
+    const __m128i per_sb = _mm_hadd_epi16(b0, b1);
+    return _mm_madd_epi16(mins, per_sb);
+}
+
+// pshufb masks broadcasting int16 scale sb (bytes 2sb, 2sb+1) to all 16 lanes.
+#define SV_W(j) 2 * (j), 2 * (j) + 1
+#define SV_W16(j) SV_W(j), SV_W(j), SV_W(j), SV_W(j), SV_W(j), SV_W(j), SV_W(j), SV_W(j)
+static const uint8_t sv_avx2_k4_scale_bcast[8][32] = {
+    {SV_W16(0), SV_W16(0)}, {SV_W16(1), SV_W16(1)}, {SV_W16(2), SV_W16(2)}, {SV_W16(3), SV_W16(3)},
+    {SV_W16(4), SV_W16(4)}, {SV_W16(5), SV_W16(5)}, {SV_W16(6), SV_W16(6)}, {SV_W16(7), SV_W16(7)},
+};
+#undef SV_W16
+#undef SV_W
+
+static inline __m256i sv_avx2_k4_scale(__m256i scales16, int sb) {
+    return _mm256_shuffle_epi8(scales16, _mm256_loadu_si256((const __m256i *)sv_avx2_k4_scale_bcast[sb]));
+}
+
+// Q4 nibbles ≤ 15: maddubs pair sums stay ≤ 2*15*128.
+static float sv_vec_dot_q4_K_q8_K_avx2(int64_t n, const void *vw, const void *vx) {
+    const sv_block_q4_K *w = vw;
+    const sv_block_q8_K *x = vx;
+    const int64_t nb = n / SV_QK_K;
+    const __m256i low4 = _mm256_set1_epi8(0x0F);
+    __m256 accf = _mm256_setzero_ps();
+    __m128 accm = _mm_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
+        const __m128i sm = sv_avx2_k4_scales_mins(w[i].scales);
+        // The 8 scales as int16, repeated in both 128-bit lanes for pshufb.
+        const __m256i scales16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(sm));
+        const uint8_t *q4 = w[i].qs;
+        const int8_t *q8 = x[i].qs;
+        __m256i acc = _mm256_setzero_si256();
+        for (int sb = 0; sb < 8; sb += 2) {
+            const __m256i bits = _mm256_loadu_si256((const __m256i *)q4);
+            const __m256i lo = _mm256_and_si256(bits, low4);
+            const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), low4);
+            __m256i p_lo = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)q8));
+            __m256i p_hi = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(q8 + 32)));
+            p_lo = _mm256_madd_epi16(p_lo, sv_avx2_k4_scale(scales16, sb));
+            p_hi = _mm256_madd_epi16(p_hi, sv_avx2_k4_scale(scales16, sb + 1));
+            acc = _mm256_add_epi32(acc, _mm256_add_epi32(p_lo, p_hi));
+            q4 += 32;
+            q8 += 64;
+        }
+        const __m128 dd = _mm_mul_ps(sv_avx2_h2f_pair(&w[i].d), _mm_set1_ps(x[i].d)); // d, dmin
+        accf = _mm256_fmadd_ps(_mm256_broadcastss_ps(dd), _mm256_cvtepi32_ps(acc), accf);
+        accm = _mm_fmadd_ps(_mm_shuffle_ps(dd, dd, _MM_SHUFFLE(1, 1, 1, 1)), _mm_cvtepi32_ps(sv_avx2_k4_min_dot(sm, x[i].bsums)), accm);
+    }
+    return sv_avx2_hsum_ps(accf) - sv_avx2_hsum_ps128(accm);
+}
+
+// Q5 values ≤ 31: maddubs pair sums stay ≤ 2*31*128.
+static float sv_vec_dot_q5_K_q8_K_avx2(int64_t n, const void *vw, const void *vx) {
+    const sv_block_q5_K *w = vw;
+    const sv_block_q8_K *x = vx;
+    const int64_t nb = n / SV_QK_K;
+    const __m256i low4 = _mm256_set1_epi8(0x0F);
+    const __m256i one = _mm256_set1_epi8(1);
+    __m256 accf = _mm256_setzero_ps();
+    __m128 accm = _mm_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
+        const __m128i sm = sv_avx2_k4_scales_mins(w[i].scales);
+        // The 8 scales as int16, repeated in both 128-bit lanes for pshufb.
+        const __m256i scales16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(sm));
+        const uint8_t *q5 = w[i].qs;
+        const int8_t *q8 = x[i].qs;
+        // qh[l] bit sb is the fifth bit of element l of sub-block sb. Shifting the
+        // whole register right one bit per sub-block brings that bit to bit 0 of each
+        // byte; bits leaking in from the neighbouring byte only reach bit 7 and up.
+        __m256i hbits = _mm256_loadu_si256((const __m256i *)w[i].qh);
+        __m256i acc = _mm256_setzero_si256();
+        for (int sb = 0; sb < 8; sb += 2) {
+            const __m256i bits = _mm256_loadu_si256((const __m256i *)q5);
+            const __m256i h_lo = _mm256_slli_epi16(_mm256_and_si256(hbits, one), 4);
+            hbits = _mm256_srli_epi16(hbits, 1);
+            const __m256i h_hi = _mm256_slli_epi16(_mm256_and_si256(hbits, one), 4);
+            hbits = _mm256_srli_epi16(hbits, 1);
+            const __m256i lo = _mm256_or_si256(_mm256_and_si256(bits, low4), h_lo);
+            const __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(bits, 4), low4), h_hi);
+            __m256i p_lo = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)q8));
+            __m256i p_hi = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(q8 + 32)));
+            p_lo = _mm256_madd_epi16(p_lo, sv_avx2_k4_scale(scales16, sb));
+            p_hi = _mm256_madd_epi16(p_hi, sv_avx2_k4_scale(scales16, sb + 1));
+            acc = _mm256_add_epi32(acc, _mm256_add_epi32(p_lo, p_hi));
+            q5 += 32;
+            q8 += 64;
+        }
+        const __m128 dd = _mm_mul_ps(sv_avx2_h2f_pair(&w[i].d), _mm_set1_ps(x[i].d)); // d, dmin
+        accf = _mm256_fmadd_ps(_mm256_broadcastss_ps(dd), _mm256_cvtepi32_ps(acc), accf);
+        accm = _mm_fmadd_ps(_mm_shuffle_ps(dd, dd, _MM_SHUFFLE(1, 1, 1, 1)), _mm_cvtepi32_ps(sv_avx2_k4_min_dot(sm, x[i].bsums)), accm);
+    }
+    return sv_avx2_hsum_ps(accf) - sv_avx2_hsum_ps128(accm);
+}
+
+// pshufb masks that spread scale bytes 2k and 2k+1 over 8 bytes each, one 32-element
+// run's worth of 16-element sub-blocks (widened to int16 afterwards).
+static const uint8_t sv_avx2_q6_scale_pairs[8][16] = {
+    {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1},
+    {2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3},
+    {4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5},
+    {6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7},
+    {8, 8, 8, 8, 8, 8, 8, 8, 9, 9, 9, 9, 9, 9, 9, 9},
+    {10, 10, 10, 10, 10, 10, 10, 10, 11, 11, 11, 11, 11, 11, 11, 11},
+    {12, 12, 12, 12, 12, 12, 12, 12, 13, 13, 13, 13, 13, 13, 13, 13},
+    {14, 14, 14, 14, 14, 14, 14, 14, 15, 15, 15, 15, 15, 15, 15, 15},
+};
+
+// Q6 is used unsigned (0..63, pair sums ≤ 2*63*128) and the -32 offset is taken out
+// afterwards as 32 * Σ_g scale_g * bsum_g.
+static float sv_vec_dot_q6_K_q8_K_avx2(int64_t n, const void *vw, const void *vx) {
+    const sv_block_q6_K *w = vw;
+    const sv_block_q8_K *x = vx;
+    const int64_t nb = n / SV_QK_K;
+    const __m256i low4 = _mm256_set1_epi8(0x0F);
+    const __m256i m3 = _mm256_set1_epi8(0x03), m12 = _mm256_set1_epi8(0x0C);
+    const __m256i m48 = _mm256_set1_epi8(0x30), m192 = _mm256_set1_epi8((char)0xC0);
+    __m256 accf = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
+        const __m128i scales = _mm_loadu_si128((const __m128i *)w[i].scales);
+        const __m256i bsums = _mm256_loadu_si256((const __m256i *)x[i].bsums);
+        const __m256i off = _mm256_madd_epi16(bsums, _mm256_cvtepi8_epi16(scales));
+
+        const uint8_t *ql = w[i].ql;
+        const uint8_t *qh = w[i].qh;
+        const int8_t *q8 = x[i].qs;
+        __m256i acc = _mm256_setzero_si256();
+        for (int half = 0; half < 2; half++) {
+            const __m256i l0 = _mm256_loadu_si256((const __m256i *)ql);
+            const __m256i l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
+            const __m256i h = _mm256_loadu_si256((const __m256i *)qh);
+            __m256i q[4];
+            q[0] = _mm256_or_si256(_mm256_and_si256(l0, low4), _mm256_slli_epi16(_mm256_and_si256(h, m3), 4));
+            q[1] = _mm256_or_si256(_mm256_and_si256(l1, low4), _mm256_slli_epi16(_mm256_and_si256(h, m12), 2));
+            q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), low4), _mm256_and_si256(h, m48));
+            q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), low4), _mm256_srli_epi16(_mm256_and_si256(h, m192), 2));
+            for (int r = 0; r < 4; r++) {
+                const __m256i p = _mm256_maddubs_epi16(q[r], _mm256_loadu_si256((const __m256i *)(q8 + 32 * r)));
+                const __m128i pair = _mm_shuffle_epi8(scales, _mm_loadu_si128((const __m128i *)sv_avx2_q6_scale_pairs[4 * half + r]));
+                acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p, _mm256_cvtepi8_epi16(pair)));
+            }
+            ql += 64;
+            qh += 32;
+            q8 += 128;
+        }
+        acc = _mm256_sub_epi32(acc, _mm256_slli_epi32(off, 5));
+        accf = _mm256_fmadd_ps(_mm256_set1_ps(sv_avx2_h2f(w[i].d) * x[i].d), _mm256_cvtepi32_ps(acc), accf);
+    }
+    return sv_avx2_hsum_ps(accf);
+}
+
+#pragma clang attribute pop
+
+// MARK: - Table
+
+// Not compiled for AVX2 itself: it only stores pointers, and the dispatcher may call
+// it before knowing anything about the CPU.
+void sv_fill_kernels_avx2(sv_kernels *k) {
+    k->from_float[SV_TYPE_Q8_0] = sv_quantize_row_q8_0_avx2;
+    k->from_float[SV_TYPE_Q8_1] = sv_quantize_row_q8_1_avx2;
+    // Q8_K stays generic: it is O(n) per activation row and already exact.
+    k->from_float[SV_TYPE_F16] = sv_convert_row_f16_avx2;
+    k->from_float[SV_TYPE_BF16] = sv_convert_row_bf16_avx2;
+
+    k->vec_dot[SV_TYPE_F32] = sv_vec_dot_f32_f32_avx2;
+    k->vec_dot[SV_TYPE_F16] = sv_vec_dot_f16_f16_avx2;
+    k->vec_dot[SV_TYPE_BF16] = sv_vec_dot_bf16_bf16_avx2;
+    k->vec_dot[SV_TYPE_Q8_0] = sv_vec_dot_q8_0_q8_0_avx2;
+    k->vec_dot[SV_TYPE_Q4_0] = sv_vec_dot_q4_0_q8_0_avx2;
+    k->vec_dot[SV_TYPE_Q4_1] = sv_vec_dot_q4_1_q8_1_avx2;
+    k->vec_dot[SV_TYPE_Q4_K] = sv_vec_dot_q4_K_q8_K_avx2;
+    k->vec_dot[SV_TYPE_Q5_K] = sv_vec_dot_q5_K_q8_K_avx2;
+    k->vec_dot[SV_TYPE_Q6_K] = sv_vec_dot_q6_K_q8_K_avx2;
+}
+
+#endif

@@ -1,0 +1,450 @@
+// Kernels: every SIMD table against the scalar oracle, and the oracle against plain
+// float arithmetic on dequantized data. Uses only the public C API.
+import Foundation
+import Kernels
+import Testing
+
+// MARK: - Harness
+
+/// SplitMix64: deterministic, so a failure reproduces.
+private struct Rng: RandomNumberGenerator {
+    var state: UInt64
+    init(_ seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    mutating func uniform(_ lo: Float, _ hi: Float) -> Float { Float.random(in: lo..<hi, using: &self) }
+    mutating func normal() -> Float {
+        let u1 = max(Double.random(in: 0..<1, using: &self), 1e-300)
+        let u2 = Double.random(in: 0..<1, using: &self)
+        return Float((-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2))
+    }
+}
+
+extension sv_type: @retroactive CustomTestStringConvertible {
+    public var testDescription: String { String(cString: sv_type_name(self)) }
+}
+
+private let weightTypes: [sv_type] = [
+    SV_TYPE_F32, SV_TYPE_F16, SV_TYPE_BF16, SV_TYPE_Q8_0, SV_TYPE_Q4_0, SV_TYPE_Q4_1,
+    SV_TYPE_Q4_K, SV_TYPE_Q5_K, SV_TYPE_Q6_K,
+]
+private let partnerTypes: [sv_type] = [SV_TYPE_Q8_0, SV_TYPE_Q8_1, SV_TYPE_Q8_K, SV_TYPE_F16, SV_TYPE_BF16, SV_TYPE_F32]
+
+/// Every instruction set this CPU runs, other than the scalar oracle.
+private func simdISAs() -> [sv_isa] {
+    (1..<SV_ISA_COUNT.rawValue).map { sv_isa(rawValue: $0) }.filter { sv_isa_supported($0) != 0 }
+}
+
+private func table(_ isa: sv_isa) -> UnsafePointer<sv_kernels> { sv_kernels_for(isa)! }
+private var scalar: UnsafePointer<sv_kernels> { table(SV_ISA_SCALAR) }
+private func isaName(_ isa: sv_isa) -> String { String(cString: sv_isa_name(isa)) }
+private func typeName(_ t: sv_type) -> String { String(cString: sv_type_name(t)) }
+
+private func fromFloat(_ k: UnsafePointer<sv_kernels>, _ t: sv_type) -> sv_from_float_fn {
+    var entries = k.pointee.from_float
+    return withUnsafeBytes(of: &entries) {
+        $0.load(fromByteOffset: Int(t.rawValue) * MemoryLayout<sv_from_float_fn?>.stride, as: sv_from_float_fn?.self)
+    }!
+}
+
+private func vecDot(_ k: UnsafePointer<sv_kernels>, _ t: sv_type) -> sv_vec_dot_fn {
+    var entries = k.pointee.vec_dot
+    return withUnsafeBytes(of: &entries) {
+        $0.load(fromByteOffset: Int(t.rawValue) * MemoryLayout<sv_vec_dot_fn?>.stride, as: sv_vec_dot_fn?.self)
+    }!
+}
+
+private func convert(_ k: UnsafePointer<sv_kernels>, _ t: sv_type, _ x: [Float]) -> [UInt8] {
+    var out = [UInt8](repeating: 0xA5, count: sv_row_bytes(t, Int64(x.count)))
+    let f = fromFloat(k, t)
+    x.withUnsafeBufferPointer { xp in out.withUnsafeMutableBytes { f(xp.baseAddress, $0.baseAddress, Int64(x.count)) } }
+    return out
+}
+
+private func dot(_ k: UnsafePointer<sv_kernels>, _ t: sv_type, _ n: Int, _ w: [UInt8], _ x: [UInt8]) -> Float {
+    let f = vecDot(k, t)
+    return w.withUnsafeBytes { wp in x.withUnsafeBytes { xp in f(Int64(n), wp.baseAddress, xp.baseAddress) } }
+}
+
+private func loadU16(_ b: [UInt8], _ o: Int) -> UInt16 { UInt16(b[o]) | UInt16(b[o + 1]) << 8 }
+private func storeU16(_ b: inout [UInt8], _ o: Int, _ v: UInt16) { b[o] = UInt8(v & 0xFF); b[o + 1] = UInt8(v >> 8) }
+private func loadF32(_ b: [UInt8], _ o: Int) -> Float {
+    Float(bitPattern: UInt32(b[o]) | UInt32(b[o + 1]) << 8 | UInt32(b[o + 2]) << 16 | UInt32(b[o + 3]) << 24)
+}
+
+/// Decodes a row of any weight or partner type to floats (Q8_1 and Q8_K by hand,
+/// since sv_dequantize_row covers weight types only).
+private func decode(_ t: sv_type, _ b: [UInt8], _ n: Int) -> [Float] {
+    switch t {
+    case SV_TYPE_Q8_1:
+        return (0..<n).map { i in
+            let blk = (i / 32) * 36
+            return sv_fp16_to_fp32(loadU16(b, blk)) * Float(Int8(bitPattern: b[blk + 4 + i % 32]))
+        }
+    case SV_TYPE_Q8_K:
+        return (0..<n).map { i in
+            let blk = (i / 256) * 292
+            return loadF32(b, blk) * Float(Int8(bitPattern: b[blk + 4 + i % 256]))
+        }
+    default:
+        var y = [Float](repeating: .nan, count: n)
+        let rc = b.withUnsafeBytes { bp in y.withUnsafeMutableBufferPointer { sv_dequantize_row(t, bp.baseAddress, $0.baseAddress, Int64(n)) } }
+        precondition(rc == 0, "dequantize \(typeName(t))")
+        return y
+    }
+}
+
+/// Byte offsets (within a block) of the f16 scale fields, and of the min fields.
+private func scaleFields(_ t: sv_type) -> (scales: [Int], mins: [Int]) {
+    switch t {
+    case SV_TYPE_Q4_0, SV_TYPE_Q8_0: return ([0], [])
+    case SV_TYPE_Q4_1, SV_TYPE_Q4_K, SV_TYPE_Q5_K: return ([0], [2])
+    case SV_TYPE_Q6_K: return ([208], [])
+    default: return ([], [])
+    }
+}
+
+/// A random weight row: float types from normal data, quantized types from random
+/// bytes with sane f16 scales (0.001–0.05; Q4_1's min may be negative).
+private func randomWeights(_ t: sv_type, _ n: Int, _ rng: inout Rng) -> [UInt8] {
+    switch t {
+    case SV_TYPE_F32, SV_TYPE_F16, SV_TYPE_BF16:
+        return convert(scalar, t, (0..<n).map { _ in rng.normal() * 0.05 })
+    default:
+        var b = (0..<sv_row_bytes(t, Int64(n))).map { _ in UInt8.random(in: 0...255, using: &rng) }
+        let bs = sv_type_block_bytes(t), nb = n / Int(sv_type_block_elems(t))
+        let (scales, mins) = scaleFields(t)
+        for blk in 0..<nb {
+            for o in scales { storeU16(&b, blk * bs + o, sv_fp32_to_fp16(rng.uniform(0.001, 0.05))) }
+            for o in mins {
+                let sign: Float = (t == SV_TYPE_Q4_1 && Bool.random(using: &rng)) ? -1 : 1
+                storeU16(&b, blk * bs + o, sv_fp32_to_fp16(sign * rng.uniform(0.001, 0.05)))
+            }
+        }
+        if t == SV_TYPE_Q8_0 {
+            // ggml never writes -128 into Q8_0 and the x86 sign trick relies on that.
+            for blk in 0..<nb { for j in 0..<32 where b[blk * bs + 2 + j] == 0x80 { b[blk * bs + 2 + j] = 0x81 } }
+        }
+        return b
+    }
+}
+
+/// Activation-like data: normal values whose scale changes from block to block, with
+/// the odd outlier, as hidden states have.
+private func randomActivations(_ n: Int, _ rng: inout Rng) -> [Float] {
+    var x = [Float](repeating: 0, count: n)
+    var scale: Float = 1
+    for i in 0..<n {
+        if i % 32 == 0 { scale = rng.uniform(0.01, 4) }
+        x[i] = rng.normal() * scale
+        if rng.uniform(0, 1) < 0.005 { x[i] *= 40 }
+    }
+    return x
+}
+
+/// Σ|w_i·x_i| with the min term of Q4_1/Q4_K/Q5_K counted separately (so cancellation
+/// between d·q and the min cannot hide float error), plus the magnitude of Q4_1's m·s
+/// terms. Float error of any dot ordering is a small multiple of this.
+private func errorScale(_ t: sv_type, _ n: Int, _ w: [UInt8], _ xt: sv_type, _ x: [UInt8]) -> Double {
+    let wf = decode(t, w, n), xf = decode(xt, x, n)
+    var noMin = w
+    let bs = sv_type_block_bytes(t), nb = n / Int(sv_type_block_elems(t))
+    for blk in 0..<nb { for o in scaleFields(t).mins { storeU16(&noMin, blk * bs + o, 0) } }
+    let wq = decode(t, noMin, n)
+    var s = 0.0
+    for i in 0..<n { s += (abs(Double(wq[i])) + abs(Double(wf[i]) - Double(wq[i]))) * abs(Double(xf[i])) }
+    if t == SV_TYPE_Q4_1 {
+        for blk in 0..<nb {
+            s += abs(Double(sv_fp16_to_fp32(loadU16(w, blk * 20 + 2))) * Double(sv_fp16_to_fp32(loadU16(x, blk * 36 + 2))))
+        }
+    }
+    return s
+}
+
+private func rowLengths(_ t: sv_type) -> [Int] {
+    switch sv_type_block_elems(t) {
+    case 256: return [256, 768, 1280, 1536, 3072]
+    case 32: return [32, 96, 160, 224, 288, 576, 768, 1536, 3072]
+    default: return [1, 7, 8, 31, 33, 100, 576, 768, 1536, 3072] // tails of every SIMD width
+    }
+}
+
+// MARK: - Conversions
+
+@Suite("Scalar conversions")
+struct ConversionTests {
+    @Test func fp16RoundTripsEveryNonNaNHalf() {
+        for h in 0...0xFFFF {
+            let bits = UInt16(h)
+            let f = sv_fp16_to_fp32(bits)
+            if f.isNaN { #expect(sv_fp32_to_fp16(f) & 0x7E00 == 0x7E00); continue }
+            #expect(sv_fp32_to_fp16(f) == bits)
+        }
+    }
+
+    @Test func fp16RoundsHalfToEven() {
+        // 1 + 2^-11 is halfway between 1 and the next half: ties go to the even 1.
+        #expect(sv_fp32_to_fp16(1 + 0x1p-11) == 0x3C00)
+        #expect(sv_fp32_to_fp16(1 + 3 * 0x1p-11) == 0x3C02)
+        #expect(sv_fp32_to_fp16(65504) == 0x7BFF)
+        #expect(sv_fp32_to_fp16(65519.99) == 0x7BFF)
+        #expect(sv_fp32_to_fp16(65520) == 0x7C00)
+        #expect(sv_fp32_to_fp16(0x1p-24) == 0x0001)
+        #expect(sv_fp32_to_fp16(0x1p-25) == 0x0000) // tie between 0 and the smallest subnormal
+        #expect(sv_fp32_to_fp16(0x1.8p-24) == 0x0002) // tie between 1 and 2 units → 2
+        #expect(sv_fp32_to_fp16(-0.0) == 0x8000)
+        #expect(sv_fp32_to_fp16(Float.nan) & 0x7E00 == 0x7E00)
+    }
+
+    @Test func bf16MatchesGGML() {
+        #expect(sv_fp32_to_bf16(1.0) == 0x3F80)
+        #expect(sv_fp32_to_bf16(Float(bitPattern: 0x3F80_8000)) == 0x3F80) // tie → even
+        #expect(sv_fp32_to_bf16(Float(bitPattern: 0x3F81_8000)) == 0x3F82) // tie → even
+        #expect(sv_fp32_to_bf16(Float(bitPattern: 0x3F80_8001)) == 0x3F81)
+        #expect(sv_fp32_to_bf16(Float(bitPattern: 0x7F80_0001)) == 0x7FC0) // sNaN → quiet, not Inf
+        #expect(sv_fp32_to_bf16(.infinity) == 0x7F80)
+        #expect(sv_bf16_to_fp32(0xC040) == -3.0)
+    }
+
+    @Test func typeTables() {
+        #expect(sv_row_bytes(SV_TYPE_Q4_K, 1536) == 6 * 144)
+        #expect(sv_row_bytes(SV_TYPE_Q8_0, 33) == 0)
+        #expect(sv_row_bytes(SV_TYPE_F16, 7) == 14)
+        #expect(sv_vec_dot_type(SV_TYPE_Q4_1) == SV_TYPE_Q8_1)
+        #expect(sv_vec_dot_type(SV_TYPE_Q6_K) == SV_TYPE_Q8_K)
+        #expect(sv_vec_dot_type(SV_TYPE_BF16) == SV_TYPE_BF16)
+        #expect(sv_type_block_elems(SV_TYPE_COUNT) == 0)
+    }
+}
+
+// MARK: - Scalar oracle
+
+@Suite("Scalar oracle")
+struct ScalarOracleTests {
+    /// Round half to even at exact ties, as ggml's x86 quantizer does (roundf would
+    /// give 3, 4, -3, 1, -1, 2).
+    @Test func q8RoundsTiesToEven() {
+        let ties: [Float] = [2.5, 3.5, -2.5, 0.5, -0.5, 1.5]
+        let expect: [Int8] = [2, 4, -2, 0, 0, 2]
+        // With amax = 127 the multiplier is exactly 1, so the ties survive scaling.
+        var x = [Float](repeating: 0, count: 256)
+        x[0] = -127
+        for (i, v) in ties.enumerated() { x[1 + i] = v }
+        let q80 = convert(scalar, SV_TYPE_Q8_0, Array(x[0..<32]))
+        let q81 = convert(scalar, SV_TYPE_Q8_1, Array(x[0..<32]))
+        let q8k = convert(scalar, SV_TYPE_Q8_K, x) // max = -127 → iscale = 1
+        #expect(Int8(bitPattern: q80[2]) == -127)
+        #expect(Int8(bitPattern: q8k[4]) == -127)
+        for i in 0..<ties.count {
+            #expect(Int8(bitPattern: q80[3 + i]) == expect[i], "q8_0 \(ties[i])")
+            #expect(Int8(bitPattern: q81[5 + i]) == expect[i], "q8_1 \(ties[i])")
+            #expect(Int8(bitPattern: q8k[5 + i]) == expect[i], "q8_K \(ties[i])")
+        }
+        // q8_1's s is d times the sum of the stored quants.
+        let sum = -127 + expect.reduce(0) { $0 + Int($1) }
+        #expect(loadU16(q81, 2) == sv_fp32_to_fp16(Float(sum))) // d = 127/127 = 1
+        // Q8_K bsums are sums of 16 quants; d = 1/iscale.
+        #expect(loadF32(q8k, 0) == 1.0)
+        let bsum0 = Int16(bitPattern: loadU16(q8k, 260))
+        #expect(Int(bsum0) == sum)
+    }
+
+    @Test func q8_0RoundTripWithinHalfStep() {
+        var rng = Rng(7)
+        let n = 3072
+        var x = randomActivations(n, &rng)
+        for i in 64..<96 { x[i] = 0 } // an all-zero block
+        let q = convert(scalar, SV_TYPE_Q8_0, x)
+        let y = decode(SV_TYPE_Q8_0, q, n)
+        for b in 0..<(n / 32) {
+            let blk = x[(b * 32)..<(b * 32 + 32)]
+            let amax = blk.map { abs($0) }.max()!
+            let d = amax / 127, dh = sv_fp16_to_fp32(loadU16(q, b * 34))
+            // Half a step, plus what storing d as f16 moves the largest quant.
+            let bound = 0.5 * d + 127 * abs(d - dh) + 4 * amax.ulp
+            for j in 0..<32 {
+                let i = b * 32 + j
+                #expect(abs(x[i] - y[i]) <= bound, "block \(b) element \(j): \(x[i]) → \(y[i]), bound \(bound)")
+            }
+        }
+    }
+
+    /// The generic dot equals Σ dequant(w)·dequant(x) up to float rounding, which
+    /// shows the oracle's integer bookkeeping (nibble order, scale unpacking, bsums,
+    /// the Q4_1 min term) is right.
+    @Test(arguments: weightTypes)
+    func genericDotMatchesDequantizedReference(_ t: sv_type) {
+        var rng = Rng(0x5EED + UInt64(t.rawValue))
+        let xt = sv_vec_dot_type(t)
+        for n in rowLengths(t) {
+            let w = randomWeights(t, n, &rng)
+            let x = convert(scalar, xt, randomActivations(n, &rng))
+            let wf = decode(t, w, n), xf = decode(xt, x, n)
+            var ref = 0.0
+            for i in 0..<n { ref += Double(wf[i]) * Double(xf[i]) }
+            var tol = 1e-5 * errorScale(t, n, w, xt, x)
+            if t == SV_TYPE_Q4_1 {
+                // The oracle uses the stored s = f16(d·Σq), not Σ of the dequantized x:
+                // allow its f16 rounding, |m|·|s|·2^-11 per block.
+                for blk in 0..<(n / 32) {
+                    tol += abs(Double(sv_fp16_to_fp32(loadU16(w, blk * 20 + 2))) * Double(sv_fp16_to_fp32(loadU16(x, blk * 36 + 2)))) * 0x1p-10
+                }
+            }
+            let got = Double(dot(scalar, t, n, w, x))
+            #expect(abs(got - ref) <= tol, "\(typeName(t)) n=\(n): generic \(got) vs reference \(ref), tol \(tol)")
+        }
+    }
+}
+
+// MARK: - SIMD twins against the oracle
+
+@Suite("SIMD kernels against the scalar oracle")
+struct SIMDTests {
+    @Test func tablesAreCompleteAndReported() {
+        let isas = simdISAs()
+        let best = String(cString: sv_kernels_default().pointee.name)
+        print("KernelsTests: SIMD ISAs tested: \(isas.isEmpty ? "none (scalar only)" : isas.map(isaName).joined(separator: ", ")); default table: \(best)")
+        #expect(sv_isa_supported(SV_ISA_SCALAR) == 1)
+        #expect(sv_kernels_for(SV_ISA_COUNT) == nil)
+        for isa in [SV_ISA_SCALAR] + isas {
+            let k = table(isa)
+            #expect(k.pointee.isa == isa)
+            var ff = k.pointee.from_float, vd = k.pointee.vec_dot
+            let stride = MemoryLayout<sv_vec_dot_fn?>.stride
+            for t in partnerTypes {
+                let entry = withUnsafeBytes(of: &ff) { $0.load(fromByteOffset: Int(t.rawValue) * stride, as: sv_from_float_fn?.self) }
+                #expect(entry != nil, "\(isaName(isa)) lacks from_float[\(typeName(t))]")
+            }
+            for t in weightTypes {
+                let entry = withUnsafeBytes(of: &vd) { $0.load(fromByteOffset: Int(t.rawValue) * stride, as: sv_vec_dot_fn?.self) }
+                #expect(entry != nil, "\(isaName(isa)) lacks vec_dot[\(typeName(t))]")
+            }
+        }
+    }
+
+    /// Inputs that stress the quantizers: exact ties, zeros, all-zero blocks, wide
+    /// ranges, subnormals (whose 127/amax overflows to +Inf), tiny and huge blocks.
+    private static func stressRows(_ n: Int, _ rng: inout Rng) -> [[Float]] {
+        var rows: [[Float]] = [randomActivations(n, &rng)]
+        // Ties: amax 127 (multiplier 1) or 254 (multiplier 0.5), other values on .5 steps.
+        rows.append((0..<n).map { i in
+            if i % 32 == 0 { return (i / 32) % 2 == 0 ? 127 : -254 }
+            return Float(Int.random(in: -100...100, using: &rng)) + ((i / 32) % 2 == 0 ? 0.5 : 1.0)
+        })
+        rows.append((0..<n).map { i in (i / 32) % 3 == 1 ? 0 : (i % 5 == 0 ? 0 : rng.normal()) })
+        rows.append([Float](repeating: 0, count: n))
+        rows.append((0..<n).map { _ in rng.normal() * powf(10, Float(Int.random(in: -20...20, using: &rng))) })
+        rows.append((0..<n).map { i in
+            switch (i / 32) % 4 {
+            case 0: return rng.normal() * 1e-41 // subnormal
+            case 1: return rng.normal() * 1e-36
+            case 2: return rng.normal() * 1e30
+            default: return Float(bitPattern: UInt32.random(in: 1...0x7F_FFFF, using: &rng)) * (Bool.random(using: &rng) ? 1 : -1)
+            }
+        })
+        // Whole Q8_K super-blocks of subnormals (127/max overflows there too).
+        rows.append((0..<n).map { i in (i / 256) % 2 == 0 ? rng.normal() * 1e-41 : rng.normal() })
+        return rows
+    }
+
+    @Test(arguments: partnerTypes)
+    func fromFloatIsByteIdentical(_ t: sv_type) {
+        var rng = Rng(0xF00D + UInt64(t.rawValue))
+        let lengths = sv_type_block_elems(t) == 256 ? [256, 768, 1280, 3072] : [32, 96, 160, 576, 1536, 3072]
+        for isa in simdISAs() {
+            let k = table(isa)
+            var mismatches = 0
+            for n in lengths {
+                for (r, x) in Self.stressRows(n, &rng).enumerated() {
+                    let a = convert(scalar, t, x), b = convert(k, t, x)
+                    if a != b {
+                        mismatches += 1
+                        let first = a.indices.first { a[$0] != b[$0] }!
+                        Issue.record("\(isaName(isa)) \(typeName(t)) n=\(n) row \(r): first differing byte \(first) (\(a[first]) vs \(b[first]))")
+                    }
+                }
+            }
+            #expect(mismatches == 0)
+        }
+    }
+
+    @Test(arguments: weightTypes)
+    func vecDotMatchesOracle(_ t: sv_type) {
+        var rng = Rng(0xD07 + UInt64(t.rawValue))
+        let xt = sv_vec_dot_type(t)
+        for isa in simdISAs() {
+            let k = table(isa)
+            for n in rowLengths(t) {
+                for trial in 0..<3 {
+                    let w = randomWeights(t, n, &rng)
+                    let xf = randomActivations(n, &rng)
+                    let x = convert(scalar, xt, xf)
+                    // One wrong quant moves the result by roughly 1/n of errorScale (≥ 3e-4
+                    // at n = 3072), far above this; float reordering stays far below it.
+                    let tol = 1e-5 * errorScale(t, n, w, xt, x) + 1e-30
+                    let want = dot(scalar, t, n, w, x), got = dot(k, t, n, w, x)
+                    #expect(abs(Double(got) - Double(want)) <= tol,
+                            "\(isaName(isa)) \(typeName(t)) n=\(n): \(got) vs scalar \(want), tol \(tol)")
+                    if trial == 0 && n == rowLengths(t).last! {
+                        // The comparison can fail: the same kernel on negated activations
+                        // lands far outside the tolerance around the unperturbed result.
+                        let flipped = dot(k, t, n, w, convert(scalar, xt, xf.map { -$0 }))
+                        #expect(abs(Double(want)) > 100 * tol)
+                        #expect(abs(Double(flipped) - Double(want)) > tol, "\(isaName(isa)) \(typeName(t)): perturbation went unnoticed")
+                    }
+                }
+            }
+        }
+    }
+}
+
+// MARK: - Matrix products
+
+@Suite("sv_matmul_rows")
+struct MatmulTests {
+    @Test(arguments: weightTypes)
+    func matchesPerRowDots(_ t: sv_type) {
+        var rng = Rng(0x3A7 + UInt64(t.rawValue))
+        let xt = sv_vec_dot_type(t)
+        let n = sv_type_block_elems(t) == 256 ? 768 : 576
+        let rows = 150 // more than one tile of rows
+        let wb = sv_row_bytes(t, Int64(n)), xb = sv_row_bytes(xt, Int64(n))
+        var w = [UInt8]()
+        for _ in 0..<rows { w += randomWeights(t, n, &rng) }
+        let tables = [scalar] + simdISAs().map(table)
+        for k in tables {
+            for m in [1, 5] {
+                var x = [UInt8]()
+                for _ in 0..<m { x += convert(k, xt, randomActivations(n, &rng)) }
+                let yStride = rows + 3
+                let (r0, r1) = (7, 141)
+                var y = [Float](repeating: -42, count: m * yStride)
+                w.withUnsafeBytes { wp in
+                    x.withUnsafeBytes { xp in
+                        y.withUnsafeMutableBufferPointer { yp in
+                            sv_matmul_rows(k, t, Int64(n), wp.baseAddress, wb, xp.baseAddress, xb, Int64(m),
+                                           yp.baseAddress, Int64(yStride), Int64(r0), Int64(r1))
+                        }
+                    }
+                }
+                for j in 0..<m {
+                    let xj = Array(x[(j * xb)..<((j + 1) * xb)])
+                    for r in 0..<yStride {
+                        let got = y[j * yStride + r]
+                        if r >= r0 && r < r1 {
+                            let want = dot(k, t, n, Array(w[(r * wb)..<((r + 1) * wb)]), xj)
+                            #expect(got.bitPattern == want.bitPattern, "\(String(cString: k.pointee.name)) \(typeName(t)) m=\(m) row \(r)")
+                        } else {
+                            #expect(got == -42, "wrote outside [r0, r1): row \(r)")
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
