@@ -1,0 +1,741 @@
+// NEON (AArch64 Advanced SIMD) kernels, and their sdot twins.
+//
+// Contract (see Kernels/include/kernels.h): from_float entries produce bytes
+// identical to the generic scalar oracle; vec_dot entries compute every integer
+// partial sum exactly and differ from the oracle only in float accumulation order.
+//
+// The plain NEON dots widen with vmull_s8 / vmlal_s8 into int16 and pairwise
+// accumulate into int32 with vpadalq_s16 / vmlal_n_s16. How many int8 products may
+// share one int16 lane is decided per type from the value ranges (noted at each
+// site) so that nothing can overflow, even for the -128 a foreign writer might put
+// in a q8 block. The sdot versions use vdotq_s32, which sums four products straight
+// into int32 and has no such limit.
+//
+// Only baseline ARMv8.0-A is assumed for the file; the sdot functions carry a
+// function-level target attribute, and dispatch.c only hands them out when the CPU
+// reports ASIMDDP.
+#if defined(__aarch64__) || defined(_M_ARM64)
+
+#include "../internal.h"
+
+#include <arm_neon.h>
+#include <math.h>
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "Kernels/arm/neon.c assumes little-endian AArch64 (GGUF block layouts are little-endian)"
+#endif
+
+#if defined(__clang__)
+#define SV_TARGET_DOTPROD __attribute__((target("dotprod")))
+#elif defined(__GNUC__)
+// GCC's arm_neon.h defines vdotq_s32 under arch=armv8.2-a+dotprod, and an
+// always_inline callee's features must be a subset of the caller's. Any CPU with
+// FEAT_DotProd implements at least ARMv8.2-A, so this asks for nothing extra.
+#define SV_TARGET_DOTPROD __attribute__((target("arch=armv8.2-a+dotprod")))
+#else
+#define SV_TARGET_DOTPROD // other compilers (MSVC): no per-function targets; untested
+#endif
+
+// MARK: - Half conversion helpers
+//
+// FCVT/FCVTL/FCVTN are baseline on AArch64 and round to nearest even under the
+// default FPCR, handle subnormals (FZ is off by default), and treat NaN like F16C
+// (sign kept, quiet bit set, top payload bits kept), which is what the generic
+// integer conversions in generic/types.c implement.
+
+static inline float sv_h2f(sv_half h) {
+    return vgetq_lane_f32(vcvt_f32_f16(vreinterpret_f16_u16(vdup_n_u16(h))), 0);
+}
+
+static inline sv_half sv_f2h(float f) {
+    return vget_lane_u16(vreinterpret_u16_f16(vcvt_f16_f32(vdupq_n_f32(f))), 0);
+}
+
+static inline float32x4_t sv_load_f16x4(const sv_half *p) {
+    return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p)));
+}
+
+// bf16 → f32 is exact: the bf16 bits are the top half of the f32.
+static inline float32x4_t sv_load_bf16x4(const sv_bf16 *p) {
+    return vreinterpretq_f32_u32(vshll_n_u16(vld1_u16(p), 16));
+}
+
+// MARK: - from_float
+
+// Largest |x| of a block, ignoring NaN like the scalar `if (a > amax)` scan. NaN
+// lanes are zeroed first: FMAXNM alone would not do, since a *signaling* NaN makes
+// it return NaN. The accumulator starts at 0, so the result is never NaN.
+static inline float32x4_t sv_amax_acc(float32x4_t acc, float32x4_t v) {
+    const uint32x4_t not_nan = vceqq_f32(v, v);
+    const float32x4_t a = vreinterpretq_f32_u32(vandq_u32(vreinterpretq_u32_f32(vabsq_f32(v)), not_nan));
+    return vmaxq_f32(acc, a);
+}
+
+// float → int32 as x86 does it for Q8_0/Q8_1 (vroundps nearest-even, then vcvtps2dq):
+// FCVTNS rounds the same way but saturates, while vcvtps2dq returns INT32_MIN for
+// NaN and anything at or beyond ±2^31. Those inputs are reachable (a block whose
+// amax is below 127/FLT_MAX gives id = +Inf, so 0·id is NaN), and the oracle
+// reproduces x86, so fix them up: one compare and one select per 4 values.
+static inline int32x4_t sv_cvt_s32_x86(float32x4_t v) {
+    const uint32x4_t in_range = vcaltq_f32(v, vdupq_n_f32(2147483648.0f)); // false for NaN
+    return vbslq_s32(in_range, vcvtnq_s32_f32(v), vdupq_n_s32(INT32_MIN));
+}
+
+// Narrows 16 int32 to 16 int8 with signed saturation, like vpackssdw + vpacksswb.
+static inline int8x16_t sv_narrow_s32x16(int32x4_t a, int32x4_t b, int32x4_t c, int32x4_t d) {
+    const int16x8_t lo = vcombine_s16(vqmovn_s32(a), vqmovn_s32(b));
+    const int16x8_t hi = vcombine_s16(vqmovn_s32(c), vqmovn_s32(d));
+    return vcombine_s8(vqmovn_s16(lo), vqmovn_s16(hi));
+}
+
+// Shared by Q8_0 and Q8_1: quantizes 32 floats, returns the sum of the stored int8
+// quants (the oracle sums after saturation; for finite input it is the same thing).
+// d = amax/127 but the multiplier is 127/amax (not 1/d), exactly as ggml's AVX path.
+static inline int32_t sv_quantize_block_q8(const float *x, int8_t *qs, float *d_out) {
+    float32x4_t v[8];
+    float32x4_t amaxv = vdupq_n_f32(0.0f);
+    for (int j = 0; j < 8; j++) {
+        v[j] = vld1q_f32(x + 4 * j);
+        amaxv = sv_amax_acc(amaxv, v[j]);
+    }
+    const float amax = vmaxvq_f32(amaxv);
+    const float d = amax / 127.0f;
+    const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+    *d_out = d;
+
+    int32x4_t q[8];
+    for (int j = 0; j < 8; j++) q[j] = sv_cvt_s32_x86(vmulq_n_f32(v[j], id));
+    const int8x16_t q0 = sv_narrow_s32x16(q[0], q[1], q[2], q[3]);
+    const int8x16_t q1 = sv_narrow_s32x16(q[4], q[5], q[6], q[7]);
+    vst1q_s8(qs, q0);
+    vst1q_s8(qs + 16, q1);
+    return (int32_t)vaddlvq_s8(q0) + (int32_t)vaddlvq_s8(q1);
+}
+
+static void sv_quantize_row_q8_0_neon(const float *x, void *vy, int64_t n) {
+    sv_block_q8_0 *y = vy;
+    const int64_t nb = n / SV_QK8_0;
+    for (int64_t i = 0; i < nb; i++) {
+        float d;
+        (void)sv_quantize_block_q8(x + i * SV_QK8_0, y[i].qs, &d);
+        y[i].d = sv_f2h(d);
+    }
+}
+
+static void sv_quantize_row_q8_1_neon(const float *x, void *vy, int64_t n) {
+    sv_block_q8_1 *y = vy;
+    const int64_t nb = n / SV_QK8_1;
+    for (int64_t i = 0; i < nb; i++) {
+        float d;
+        const int32_t sum = sv_quantize_block_q8(x + i * SV_QK8_1, y[i].qs, &d);
+        y[i].d = sv_f2h(d);
+        // s uses the unrounded f32 d, as ggml does.
+        y[i].s = sv_f2h(d * (float)sum);
+    }
+}
+
+// Q8_K: the scale comes from the *signed* value of largest magnitude (the first one
+// in index order on ties, as the scalar `if (ax > amax)` scan picks), so the most
+// negative or positive element maps to exactly -127 and the others stay within it.
+static void sv_quantize_row_q8_K_neon(const float *x, void *vy, int64_t n) {
+    sv_block_q8_K *y = vy;
+    const int64_t nb = n / SV_QK_K;
+    for (int64_t i = 0; i < nb; i++, x += SV_QK_K) {
+        float32x4_t amax0 = vdupq_n_f32(0.0f), amax1 = vdupq_n_f32(0.0f);
+        for (int j = 0; j < SV_QK_K; j += 8) {
+            amax0 = sv_amax_acc(amax0, vld1q_f32(x + j));
+            amax1 = sv_amax_acc(amax1, vld1q_f32(x + j + 4));
+        }
+        const float amax = vmaxvq_f32(vmaxq_f32(amax0, amax1));
+        if (amax == 0.0f) {
+            // All zero: the scalar path writes d = 0 and zero quants; bsums are zero too.
+            memset(&y[i], 0, sizeof(y[i]));
+            continue;
+        }
+
+        // Find the first element whose magnitude is amax; amax is one of the |x|
+        // exactly, so the equality test is exact.
+        const float32x4_t amaxv = vdupq_n_f32(amax);
+        float max = amax;
+        for (int j = 0; j < SV_QK_K; j += 4) {
+            const uint32x4_t hit = vceqq_f32(vabsq_f32(vld1q_f32(x + j)), amaxv);
+            if (vmaxvq_u32(hit) != 0) {
+                int l = 0;
+                while (fabsf(x[j + l]) != amax) l++;
+                max = x[j + l];
+                break;
+            }
+        }
+
+        // Finite input gives values within [-127, 127]. For degenerate input (a
+        // subnormal max makes iscale infinite) the oracle clamps to [-128, 127] and
+        // maps NaN to 0, which is exactly FCVTNS (NaN → 0, saturating) followed by
+        // the min and the saturating narrows.
+        const float iscale = -127.0f / max;
+        const int32x4_t lim = vdupq_n_s32(127);
+        for (int j = 0; j < SV_QK_K; j += 16) {
+            int32x4_t q[4];
+            for (int l = 0; l < 4; l++) {
+                q[l] = vminq_s32(vcvtnq_s32_f32(vmulq_n_f32(vld1q_f32(x + j + 4 * l), iscale)), lim);
+            }
+            const int8x16_t q8 = sv_narrow_s32x16(q[0], q[1], q[2], q[3]);
+            vst1q_s8(y[i].qs + j, q8);
+            y[i].bsums[j / 16] = vaddlvq_s8(q8); // at most 16 · 128 in magnitude
+        }
+        y[i].d = 1.0f / iscale;
+    }
+}
+
+// F16: FCVTN gives the same bits as F16C (see the helpers above).
+static void sv_convert_row_f16_neon(const float *x, void *vy, int64_t n) {
+    sv_half *y = vy;
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const float16x4_t a = vcvt_f16_f32(vld1q_f32(x + i));
+        const float16x4_t b = vcvt_f16_f32(vld1q_f32(x + i + 4));
+        vst1q_u16(y + i, vreinterpretq_u16_f16(vcombine_f16(a, b)));
+    }
+    for (; i < n; i++) y[i] = sv_f2h(x[i]);
+}
+
+// BF16: round to nearest even on the bits; NaN is truncated and forced quiet
+// (ggml's rule, see sv_fp32_to_bf16).
+static void sv_convert_row_bf16_neon(const float *x, void *vy, int64_t n) {
+    sv_bf16 *y = vy;
+    const uint32x4_t abs_mask = vdupq_n_u32(0x7FFFFFFFu);
+    const uint32x4_t inf = vdupq_n_u32(0x7F800000u);
+    const uint32x4_t bias = vdupq_n_u32(0x7FFFu);
+    const uint32x4_t one = vdupq_n_u32(1u);
+    const uint32x4_t quiet = vdupq_n_u32(0x40u);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint16x4_t h[2];
+        for (int l = 0; l < 2; l++) {
+            const uint32x4_t u = vreinterpretq_u32_f32(vld1q_f32(x + i + 4 * l));
+            const uint32x4_t is_nan = vcgtq_u32(vandq_u32(u, abs_mask), inf);
+            const uint32x4_t rounded =
+                vshrq_n_u32(vaddq_u32(vaddq_u32(u, bias), vandq_u32(vshrq_n_u32(u, 16), one)), 16);
+            const uint32x4_t nan = vorrq_u32(vshrq_n_u32(u, 16), quiet);
+            h[l] = vmovn_u32(vbslq_u32(is_nan, nan, rounded));
+        }
+        vst1q_u16(y + i, vcombine_u16(h[0], h[1]));
+    }
+    for (; i < n; i++) y[i] = sv_fp32_to_bf16(x[i]);
+}
+
+// MARK: - Float dots
+
+static float sv_vec_dot_f32_f32_neon(int64_t n, const void *vw, const void *vx) {
+    const float *w = vw, *x = vx;
+    // Four accumulators hide the FMA latency.
+    float32x4_t s0 = vdupq_n_f32(0.0f), s1 = s0, s2 = s0, s3 = s0;
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        s0 = vfmaq_f32(s0, vld1q_f32(w + i), vld1q_f32(x + i));
+        s1 = vfmaq_f32(s1, vld1q_f32(w + i + 4), vld1q_f32(x + i + 4));
+        s2 = vfmaq_f32(s2, vld1q_f32(w + i + 8), vld1q_f32(x + i + 8));
+        s3 = vfmaq_f32(s3, vld1q_f32(w + i + 12), vld1q_f32(x + i + 12));
+    }
+    for (; i + 4 <= n; i += 4) s0 = vfmaq_f32(s0, vld1q_f32(w + i), vld1q_f32(x + i));
+    float sum = vaddvq_f32(vaddq_f32(vaddq_f32(s0, s1), vaddq_f32(s2, s3)));
+    for (; i < n; i++) sum += w[i] * x[i];
+    return sum;
+}
+
+static float sv_vec_dot_f16_f16_neon(int64_t n, const void *vw, const void *vx) {
+    const sv_half *w = vw, *x = vx;
+    float32x4_t s0 = vdupq_n_f32(0.0f), s1 = s0, s2 = s0, s3 = s0;
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        s0 = vfmaq_f32(s0, sv_load_f16x4(w + i), sv_load_f16x4(x + i));
+        s1 = vfmaq_f32(s1, sv_load_f16x4(w + i + 4), sv_load_f16x4(x + i + 4));
+        s2 = vfmaq_f32(s2, sv_load_f16x4(w + i + 8), sv_load_f16x4(x + i + 8));
+        s3 = vfmaq_f32(s3, sv_load_f16x4(w + i + 12), sv_load_f16x4(x + i + 12));
+    }
+    for (; i + 4 <= n; i += 4) s0 = vfmaq_f32(s0, sv_load_f16x4(w + i), sv_load_f16x4(x + i));
+    float sum = vaddvq_f32(vaddq_f32(vaddq_f32(s0, s1), vaddq_f32(s2, s3)));
+    for (; i < n; i++) sum += sv_h2f(w[i]) * sv_h2f(x[i]);
+    return sum;
+}
+
+static float sv_vec_dot_bf16_bf16_neon(int64_t n, const void *vw, const void *vx) {
+    const sv_bf16 *w = vw, *x = vx;
+    float32x4_t s0 = vdupq_n_f32(0.0f), s1 = s0, s2 = s0, s3 = s0;
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        s0 = vfmaq_f32(s0, sv_load_bf16x4(w + i), sv_load_bf16x4(x + i));
+        s1 = vfmaq_f32(s1, sv_load_bf16x4(w + i + 4), sv_load_bf16x4(x + i + 4));
+        s2 = vfmaq_f32(s2, sv_load_bf16x4(w + i + 8), sv_load_bf16x4(x + i + 8));
+        s3 = vfmaq_f32(s3, sv_load_bf16x4(w + i + 12), sv_load_bf16x4(x + i + 12));
+    }
+    for (; i + 4 <= n; i += 4) s0 = vfmaq_f32(s0, sv_load_bf16x4(w + i), sv_load_bf16x4(x + i));
+    float sum = vaddvq_f32(vaddq_f32(vaddq_f32(s0, s1), vaddq_f32(s2, s3)));
+    for (; i < n; i++) sum += sv_bf16_to_fp32(w[i]) * sv_bf16_to_fp32(x[i]);
+    return sum;
+}
+
+// MARK: - Integer helpers (plain NEON)
+
+// Exact dot of 16 int8 pairs for *any* int8 values, as 4 int32 lane partials.
+// One product per int16 lane: (-128)·(-128) = 16384, and two of those would not fit.
+static inline int32x4_t sv_dot16_wide(int32x4_t acc, int8x16_t a, int8x16_t b) {
+    acc = vpadalq_s16(acc, vmull_s8(vget_low_s8(a), vget_low_s8(b)));
+    return vpadalq_s16(acc, vmull_high_s8(a, b));
+}
+
+// Dot of 32 pairs where |a| <= 15 or a in [-8, 7] (4-bit quants): four products per
+// int16 lane stay within 4 · 15 · 128 = 7680.
+static inline int16x8_t sv_dot32_small_s16(int8x16_t a0, int8x16_t a1, int8x16_t b0, int8x16_t b1) {
+    int16x8_t p = vmull_s8(vget_low_s8(a0), vget_low_s8(b0));
+    p = vmlal_high_s8(p, a0, b0);
+    p = vmlal_s8(p, vget_low_s8(a1), vget_low_s8(b1));
+    return vmlal_high_s8(p, a1, b1);
+}
+
+// MARK: - Q8_0 / Q4_0 / Q4_1 (plain NEON)
+
+static float sv_vec_dot_q8_0_q8_0_neon(int64_t n, const void *vw, const void *vx) {
+    const sv_block_q8_0 *w = vw;
+    const sv_block_q8_0 *x = vx;
+    const int64_t nb = n / SV_QK8_0;
+    // Two blocks per iteration with separate accumulators for ILP.
+    float32x4_t s0 = vdupq_n_f32(0.0f), s1 = s0;
+    int64_t i = 0;
+    for (; i + 2 <= nb; i += 2) {
+        int32x4_t a0 = sv_dot16_wide(vdupq_n_s32(0), vld1q_s8(w[i].qs), vld1q_s8(x[i].qs));
+        a0 = sv_dot16_wide(a0, vld1q_s8(w[i].qs + 16), vld1q_s8(x[i].qs + 16));
+        int32x4_t a1 = sv_dot16_wide(vdupq_n_s32(0), vld1q_s8(w[i + 1].qs), vld1q_s8(x[i + 1].qs));
+        a1 = sv_dot16_wide(a1, vld1q_s8(w[i + 1].qs + 16), vld1q_s8(x[i + 1].qs + 16));
+        // Lane partials are at most 8 · 16384 < 2^24, so the conversion is exact.
+        s0 = vmlaq_n_f32(s0, vcvtq_f32_s32(a0), sv_h2f(w[i].d) * sv_h2f(x[i].d));
+        s1 = vmlaq_n_f32(s1, vcvtq_f32_s32(a1), sv_h2f(w[i + 1].d) * sv_h2f(x[i + 1].d));
+    }
+    for (; i < nb; i++) {
+        int32x4_t a0 = sv_dot16_wide(vdupq_n_s32(0), vld1q_s8(w[i].qs), vld1q_s8(x[i].qs));
+        a0 = sv_dot16_wide(a0, vld1q_s8(w[i].qs + 16), vld1q_s8(x[i].qs + 16));
+        s0 = vmlaq_n_f32(s0, vcvtq_f32_s32(a0), sv_h2f(w[i].d) * sv_h2f(x[i].d));
+    }
+    return vaddvq_f32(vaddq_f32(s0, s1));
+}
+
+// Q4_0 nibbles: byte j holds element j (low) and j + 16 (high), both offset by 8.
+static inline void sv_unpack_q4_0(const uint8_t *qs, int8x16_t *lo, int8x16_t *hi) {
+    const uint8x16_t q = vld1q_u8(qs);
+    const int8x16_t eight = vdupq_n_s8(8);
+    *lo = vsubq_s8(vreinterpretq_s8_u8(vandq_u8(q, vdupq_n_u8(0x0F))), eight);
+    *hi = vsubq_s8(vreinterpretq_s8_u8(vshrq_n_u8(q, 4)), eight);
+}
+
+static inline void sv_unpack_q4_1(const uint8_t *qs, int8x16_t *lo, int8x16_t *hi) {
+    const uint8x16_t q = vld1q_u8(qs);
+    *lo = vreinterpretq_s8_u8(vandq_u8(q, vdupq_n_u8(0x0F)));
+    *hi = vreinterpretq_s8_u8(vshrq_n_u8(q, 4));
+}
+
+static inline int32x4_t sv_q4_q8_block_neon(int8x16_t lo, int8x16_t hi, const int8_t *q8) {
+    return vpaddlq_s16(sv_dot32_small_s16(lo, hi, vld1q_s8(q8), vld1q_s8(q8 + 16)));
+}
+
+static float sv_vec_dot_q4_0_q8_0_neon(int64_t n, const void *vw, const void *vx) {
+    const sv_block_q4_0 *w = vw;
+    const sv_block_q8_0 *x = vx;
+    const int64_t nb = n / SV_QK8_0;
+    float32x4_t s0 = vdupq_n_f32(0.0f), s1 = s0;
+    int64_t i = 0;
+    int8x16_t lo, hi;
+    for (; i + 2 <= nb; i += 2) {
+        sv_unpack_q4_0(w[i].qs, &lo, &hi);
+        const int32x4_t a0 = sv_q4_q8_block_neon(lo, hi, x[i].qs);
+        sv_unpack_q4_0(w[i + 1].qs, &lo, &hi);
+        const int32x4_t a1 = sv_q4_q8_block_neon(lo, hi, x[i + 1].qs);
+        s0 = vmlaq_n_f32(s0, vcvtq_f32_s32(a0), sv_h2f(w[i].d) * sv_h2f(x[i].d));
+        s1 = vmlaq_n_f32(s1, vcvtq_f32_s32(a1), sv_h2f(w[i + 1].d) * sv_h2f(x[i + 1].d));
+    }
+    for (; i < nb; i++) {
+        sv_unpack_q4_0(w[i].qs, &lo, &hi);
+        const int32x4_t a0 = sv_q4_q8_block_neon(lo, hi, x[i].qs);
+        s0 = vmlaq_n_f32(s0, vcvtq_f32_s32(a0), sv_h2f(w[i].d) * sv_h2f(x[i].d));
+    }
+    return vaddvq_f32(vaddq_f32(s0, s1));
+}
+
+// Q4_1 · Q8_1 = d_w d_x Σ q4 q8 + m_w · s_x, where s_x = d_x Σ q8 was stored by from_float.
+static float sv_vec_dot_q4_1_q8_1_neon(int64_t n, const void *vw, const void *vx) {
+    const sv_block_q4_1 *w = vw;
+    const sv_block_q8_1 *x = vx;
+    const int64_t nb = n / SV_QK8_1;
+    float32x4_t s0 = vdupq_n_f32(0.0f), s1 = s0;
+    float summs = 0.0f;
+    int64_t i = 0;
+    int8x16_t lo, hi;
+    for (; i + 2 <= nb; i += 2) {
+        sv_unpack_q4_1(w[i].qs, &lo, &hi);
+        const int32x4_t a0 = sv_q4_q8_block_neon(lo, hi, x[i].qs);
+        sv_unpack_q4_1(w[i + 1].qs, &lo, &hi);
+        const int32x4_t a1 = sv_q4_q8_block_neon(lo, hi, x[i + 1].qs);
+        s0 = vmlaq_n_f32(s0, vcvtq_f32_s32(a0), sv_h2f(w[i].d) * sv_h2f(x[i].d));
+        s1 = vmlaq_n_f32(s1, vcvtq_f32_s32(a1), sv_h2f(w[i + 1].d) * sv_h2f(x[i + 1].d));
+        summs += sv_h2f(w[i].m) * sv_h2f(x[i].s) + sv_h2f(w[i + 1].m) * sv_h2f(x[i + 1].s);
+    }
+    for (; i < nb; i++) {
+        sv_unpack_q4_1(w[i].qs, &lo, &hi);
+        const int32x4_t a0 = sv_q4_q8_block_neon(lo, hi, x[i].qs);
+        s0 = vmlaq_n_f32(s0, vcvtq_f32_s32(a0), sv_h2f(w[i].d) * sv_h2f(x[i].d));
+        summs += sv_h2f(w[i].m) * sv_h2f(x[i].s);
+    }
+    return vaddvq_f32(vaddq_f32(s0, s1)) + summs;
+}
+
+// MARK: - K-quant helpers
+
+// Unpacks the 8 six-bit scales and 8 six-bit mins of a Q4_K/Q5_K block (the layout
+// sv_get_scale_min_k4 reads one at a time): scales 0-3 / mins 0-3 are the low 6
+// bits of bytes 0-3 / 4-7; scales 4-7 / mins 4-7 take their low nibble / high
+// nibble from bytes 8-11 and their top two bits from the spare top bits of bytes
+// 0-3 / 4-7.
+static inline void sv_unpack_scales_mins_k4(const uint8_t *s, uint8_t sc[8], uint8_t mn[8]) {
+    uint32_t a[3];
+    memcpy(a, s, 12);
+    const uint32_t lo6 = 0x3F3F3F3Fu, lo4 = 0x0F0F0F0Fu, lo2 = 0x03030303u;
+    const uint32_t sc_lo = a[0] & lo6;
+    const uint32_t mn_lo = a[1] & lo6;
+    const uint32_t sc_hi = (a[2] & lo4) | (((a[0] >> 6) & lo2) << 4);
+    const uint32_t mn_hi = ((a[2] >> 4) & lo4) | (((a[1] >> 6) & lo2) << 4);
+    memcpy(sc, &sc_lo, 4);
+    memcpy(sc + 4, &sc_hi, 4);
+    memcpy(mn, &mn_lo, 4);
+    memcpy(mn + 4, &mn_hi, 4);
+}
+
+// Σ_j bsums[j] · mins[j/2] over a Q8_K block: the part of Σ q·(d·sc) - m that
+// comes from the mins. Pair sums of bsums are at most 2 · 16 · 127 = 4064.
+static inline int32_t sv_k4_mins_dot(const int16_t *bsums, const uint8_t mn[8]) {
+    const int16x8_t pairs = vpaddq_s16(vld1q_s16(bsums), vld1q_s16(bsums + 8));
+    const int16x8_t m = vreinterpretq_s16_u16(vmovl_u8(vld1_u8(mn)));
+    const int32x4_t p = vmlal_high_s16(vmull_s16(vget_low_s16(pairs), vget_low_s16(m)), pairs, m);
+    return vaddvq_s32(p);
+}
+
+// The 6-bit quants of a Q6_K half (128 elements) as 8 groups of 16 signed values
+// in [-32, 31], group g multiplying q8[16 g .. 16 g + 16) with scale sc[g].
+static inline void sv_unpack_q6_K_half(const uint8_t *ql, const uint8_t *qh, int8x16_t q[8]) {
+    const uint8x16_t m4 = vdupq_n_u8(0x0F), m2 = vdupq_n_u8(0x30);
+    const uint8x16_t l0 = vld1q_u8(ql), l1 = vld1q_u8(ql + 16);
+    const uint8x16_t l2 = vld1q_u8(ql + 32), l3 = vld1q_u8(ql + 48);
+    const uint8x16_t h0 = vld1q_u8(qh), h1 = vld1q_u8(qh + 16);
+    // Bits 2k..2k+1 of qh are the high bits of the k-th quarter; move them to bits 4-5.
+    const uint8x16_t u[8] = {
+        vorrq_u8(vandq_u8(l0, m4), vandq_u8(vshlq_n_u8(h0, 4), m2)),
+        vorrq_u8(vandq_u8(l1, m4), vandq_u8(vshlq_n_u8(h1, 4), m2)),
+        vorrq_u8(vandq_u8(l2, m4), vandq_u8(vshlq_n_u8(h0, 2), m2)),
+        vorrq_u8(vandq_u8(l3, m4), vandq_u8(vshlq_n_u8(h1, 2), m2)),
+        vorrq_u8(vshrq_n_u8(l0, 4), vandq_u8(h0, m2)),
+        vorrq_u8(vshrq_n_u8(l1, 4), vandq_u8(h1, m2)),
+        vorrq_u8(vshrq_n_u8(l2, 4), vandq_u8(vshrq_n_u8(h0, 2), m2)),
+        vorrq_u8(vshrq_n_u8(l3, 4), vandq_u8(vshrq_n_u8(h1, 2), m2)),
+    };
+    const int8x16_t bias = vdupq_n_s8(32);
+    for (int g = 0; g < 8; g++) q[g] = vsubq_s8(vreinterpretq_s8_u8(u[g]), bias);
+}
+
+// Q5_K: the 5th bit of element l of sub-block pair k (64 elements) is bit 2k (low
+// nibbles) or 2k+1 (high nibbles) of qh[l]. The caller shifts qh right by 2 per pair.
+static inline void sv_unpack_q5_K_pair(const uint8_t *qs, uint8x16_t qh0, uint8x16_t qh1,
+                                       int8x16_t *lo0, int8x16_t *lo1, int8x16_t *hi0, int8x16_t *hi1) {
+    const uint8x16_t m4 = vdupq_n_u8(0x0F), one = vdupq_n_u8(1), two = vdupq_n_u8(2);
+    const uint8x16_t q0 = vld1q_u8(qs), q1 = vld1q_u8(qs + 16);
+    *lo0 = vreinterpretq_s8_u8(vorrq_u8(vandq_u8(q0, m4), vshlq_n_u8(vandq_u8(qh0, one), 4)));
+    *lo1 = vreinterpretq_s8_u8(vorrq_u8(vandq_u8(q1, m4), vshlq_n_u8(vandq_u8(qh1, one), 4)));
+    *hi0 = vreinterpretq_s8_u8(vorrq_u8(vshrq_n_u8(q0, 4), vshlq_n_u8(vandq_u8(qh0, two), 3)));
+    *hi1 = vreinterpretq_s8_u8(vorrq_u8(vshrq_n_u8(q1, 4), vshlq_n_u8(vandq_u8(qh1, two), 3)));
+}
+
+// MARK: - K-quants (plain NEON)
+
+// Adds scale · (dot of 32 pairs) to acc; the int16 lanes hold four products each
+// (Q4_K: 4 · 15 · 128 = 7680, Q5_K: 4 · 31 · 128 = 15872, both < 32767).
+static inline int32x4_t sv_scaled_dot32(int32x4_t acc, int8x16_t a0, int8x16_t a1,
+                                        const int8_t *q8, int16_t scale) {
+    const int16x8_t p = sv_dot32_small_s16(a0, a1, vld1q_s8(q8), vld1q_s8(q8 + 16));
+    acc = vmlal_n_s16(acc, vget_low_s16(p), scale);
+    return vmlal_high_n_s16(acc, p, scale);
+}
+
+static float sv_vec_dot_q4_K_q8_K_neon(int64_t n, const void *vw, const void *vx) {
+    const sv_block_q4_K *w = vw;
+    const sv_block_q8_K *x = vx;
+    const int64_t nb = n / SV_QK_K;
+    const uint8x16_t m4 = vdupq_n_u8(0x0F);
+    float sumf = 0.0f;
+    for (int64_t i = 0; i < nb; i++) {
+        uint8_t sc[8], mn[8];
+        sv_unpack_scales_mins_k4(w[i].scales, sc, mn);
+        const int32_t summ = sv_k4_mins_dot(x[i].bsums, mn);
+
+        const uint8_t *q4 = w[i].qs;
+        const int8_t *q8 = x[i].qs;
+        int32x4_t acc = vdupq_n_s32(0);
+        // Each 32 bytes of qs hold two sub-blocks: low nibbles, then high nibbles.
+        for (int j = 0; j < 4; j++, q4 += 32, q8 += 64) {
+            const uint8x16_t b0 = vld1q_u8(q4), b1 = vld1q_u8(q4 + 16);
+            acc = sv_scaled_dot32(acc, vreinterpretq_s8_u8(vandq_u8(b0, m4)),
+                                  vreinterpretq_s8_u8(vandq_u8(b1, m4)), q8, sc[2 * j]);
+            acc = sv_scaled_dot32(acc, vreinterpretq_s8_u8(vshrq_n_u8(b0, 4)),
+                                  vreinterpretq_s8_u8(vshrq_n_u8(b1, 4)), q8 + 32, sc[2 * j + 1]);
+        }
+        const float d = sv_h2f(w[i].d) * x[i].d;
+        const float dmin = sv_h2f(w[i].dmin) * x[i].d;
+        sumf += d * (float)vaddvq_s32(acc) - dmin * (float)summ;
+    }
+    return sumf;
+}
+
+static float sv_vec_dot_q5_K_q8_K_neon(int64_t n, const void *vw, const void *vx) {
+    const sv_block_q5_K *w = vw;
+    const sv_block_q8_K *x = vx;
+    const int64_t nb = n / SV_QK_K;
+    float sumf = 0.0f;
+    for (int64_t i = 0; i < nb; i++) {
+        uint8_t sc[8], mn[8];
+        sv_unpack_scales_mins_k4(w[i].scales, sc, mn);
+        const int32_t summ = sv_k4_mins_dot(x[i].bsums, mn);
+
+        uint8x16_t qh0 = vld1q_u8(w[i].qh), qh1 = vld1q_u8(w[i].qh + 16);
+        const uint8_t *q5 = w[i].qs;
+        const int8_t *q8 = x[i].qs;
+        int32x4_t acc = vdupq_n_s32(0);
+        for (int j = 0; j < 4; j++, q5 += 32, q8 += 64) {
+            int8x16_t lo0, lo1, hi0, hi1;
+            sv_unpack_q5_K_pair(q5, qh0, qh1, &lo0, &lo1, &hi0, &hi1);
+            qh0 = vshrq_n_u8(qh0, 2);
+            qh1 = vshrq_n_u8(qh1, 2);
+            acc = sv_scaled_dot32(acc, lo0, lo1, q8, sc[2 * j]);
+            acc = sv_scaled_dot32(acc, hi0, hi1, q8 + 32, sc[2 * j + 1]);
+        }
+        const float d = sv_h2f(w[i].d) * x[i].d;
+        const float dmin = sv_h2f(w[i].dmin) * x[i].d;
+        sumf += d * (float)vaddvq_s32(acc) - dmin * (float)summ;
+    }
+    return sumf;
+}
+
+static float sv_vec_dot_q6_K_q8_K_neon(int64_t n, const void *vw, const void *vx) {
+    const sv_block_q6_K *w = vw;
+    const sv_block_q8_K *x = vx;
+    const int64_t nb = n / SV_QK_K;
+    float sumf = 0.0f;
+    for (int64_t i = 0; i < nb; i++) {
+        int32x4_t acc = vdupq_n_s32(0);
+        for (int h = 0; h < 2; h++) {
+            int8x16_t q[8];
+            sv_unpack_q6_K_half(w[i].ql + 64 * h, w[i].qh + 32 * h, q);
+            const int8_t *q8 = x[i].qs + 128 * h;
+            const int8_t *sc = w[i].scales + 8 * h;
+            for (int g = 0; g < 8; g++) {
+                // Two products per int16 lane: 2 · 32 · 128 = 8192. The scales differ
+                // every 16 elements, so no more can be merged before scaling.
+                const int8x16_t b = vld1q_s8(q8 + 16 * g);
+                int16x8_t p = vmull_s8(vget_low_s8(q[g]), vget_low_s8(b));
+                p = vmlal_high_s8(p, q[g], b);
+                acc = vmlal_n_s16(acc, vget_low_s16(p), sc[g]);
+                acc = vmlal_high_n_s16(acc, p, sc[g]);
+            }
+        }
+        sumf += sv_h2f(w[i].d) * x[i].d * (float)vaddvq_s32(acc);
+    }
+    return sumf;
+}
+
+// MARK: - sdot (ARMv8.2 dotprod)
+
+SV_TARGET_DOTPROD
+static inline int32x4_t sv_dot32_sdot(int8x16_t a0, int8x16_t a1, const int8_t *b) {
+    return vdotq_s32(vdotq_s32(vdupq_n_s32(0), a0, vld1q_s8(b)), a1, vld1q_s8(b + 16));
+}
+
+SV_TARGET_DOTPROD
+static float sv_vec_dot_q8_0_q8_0_neon_dotprod(int64_t n, const void *vw, const void *vx) {
+    const sv_block_q8_0 *w = vw;
+    const sv_block_q8_0 *x = vx;
+    const int64_t nb = n / SV_QK8_0;
+    float32x4_t s0 = vdupq_n_f32(0.0f), s1 = s0;
+    int64_t i = 0;
+    for (; i + 2 <= nb; i += 2) {
+        const int32x4_t a0 = sv_dot32_sdot(vld1q_s8(w[i].qs), vld1q_s8(w[i].qs + 16), x[i].qs);
+        const int32x4_t a1 = sv_dot32_sdot(vld1q_s8(w[i + 1].qs), vld1q_s8(w[i + 1].qs + 16), x[i + 1].qs);
+        s0 = vmlaq_n_f32(s0, vcvtq_f32_s32(a0), sv_h2f(w[i].d) * sv_h2f(x[i].d));
+        s1 = vmlaq_n_f32(s1, vcvtq_f32_s32(a1), sv_h2f(w[i + 1].d) * sv_h2f(x[i + 1].d));
+    }
+    for (; i < nb; i++) {
+        const int32x4_t a0 = sv_dot32_sdot(vld1q_s8(w[i].qs), vld1q_s8(w[i].qs + 16), x[i].qs);
+        s0 = vmlaq_n_f32(s0, vcvtq_f32_s32(a0), sv_h2f(w[i].d) * sv_h2f(x[i].d));
+    }
+    return vaddvq_f32(vaddq_f32(s0, s1));
+}
+
+SV_TARGET_DOTPROD
+static float sv_vec_dot_q4_0_q8_0_neon_dotprod(int64_t n, const void *vw, const void *vx) {
+    const sv_block_q4_0 *w = vw;
+    const sv_block_q8_0 *x = vx;
+    const int64_t nb = n / SV_QK8_0;
+    float32x4_t s0 = vdupq_n_f32(0.0f), s1 = s0;
+    int64_t i = 0;
+    int8x16_t lo, hi;
+    for (; i + 2 <= nb; i += 2) {
+        sv_unpack_q4_0(w[i].qs, &lo, &hi);
+        const int32x4_t a0 = sv_dot32_sdot(lo, hi, x[i].qs);
+        sv_unpack_q4_0(w[i + 1].qs, &lo, &hi);
+        const int32x4_t a1 = sv_dot32_sdot(lo, hi, x[i + 1].qs);
+        s0 = vmlaq_n_f32(s0, vcvtq_f32_s32(a0), sv_h2f(w[i].d) * sv_h2f(x[i].d));
+        s1 = vmlaq_n_f32(s1, vcvtq_f32_s32(a1), sv_h2f(w[i + 1].d) * sv_h2f(x[i + 1].d));
+    }
+    for (; i < nb; i++) {
+        sv_unpack_q4_0(w[i].qs, &lo, &hi);
+        const int32x4_t a0 = sv_dot32_sdot(lo, hi, x[i].qs);
+        s0 = vmlaq_n_f32(s0, vcvtq_f32_s32(a0), sv_h2f(w[i].d) * sv_h2f(x[i].d));
+    }
+    return vaddvq_f32(vaddq_f32(s0, s1));
+}
+
+SV_TARGET_DOTPROD
+static float sv_vec_dot_q4_1_q8_1_neon_dotprod(int64_t n, const void *vw, const void *vx) {
+    const sv_block_q4_1 *w = vw;
+    const sv_block_q8_1 *x = vx;
+    const int64_t nb = n / SV_QK8_1;
+    float32x4_t s0 = vdupq_n_f32(0.0f), s1 = s0;
+    float summs = 0.0f;
+    int64_t i = 0;
+    int8x16_t lo, hi;
+    for (; i + 2 <= nb; i += 2) {
+        sv_unpack_q4_1(w[i].qs, &lo, &hi);
+        const int32x4_t a0 = sv_dot32_sdot(lo, hi, x[i].qs);
+        sv_unpack_q4_1(w[i + 1].qs, &lo, &hi);
+        const int32x4_t a1 = sv_dot32_sdot(lo, hi, x[i + 1].qs);
+        s0 = vmlaq_n_f32(s0, vcvtq_f32_s32(a0), sv_h2f(w[i].d) * sv_h2f(x[i].d));
+        s1 = vmlaq_n_f32(s1, vcvtq_f32_s32(a1), sv_h2f(w[i + 1].d) * sv_h2f(x[i + 1].d));
+        summs += sv_h2f(w[i].m) * sv_h2f(x[i].s) + sv_h2f(w[i + 1].m) * sv_h2f(x[i + 1].s);
+    }
+    for (; i < nb; i++) {
+        sv_unpack_q4_1(w[i].qs, &lo, &hi);
+        const int32x4_t a0 = sv_dot32_sdot(lo, hi, x[i].qs);
+        s0 = vmlaq_n_f32(s0, vcvtq_f32_s32(a0), sv_h2f(w[i].d) * sv_h2f(x[i].d));
+        summs += sv_h2f(w[i].m) * sv_h2f(x[i].s);
+    }
+    return vaddvq_f32(vaddq_f32(s0, s1)) + summs;
+}
+
+SV_TARGET_DOTPROD
+static float sv_vec_dot_q4_K_q8_K_neon_dotprod(int64_t n, const void *vw, const void *vx) {
+    const sv_block_q4_K *w = vw;
+    const sv_block_q8_K *x = vx;
+    const int64_t nb = n / SV_QK_K;
+    const uint8x16_t m4 = vdupq_n_u8(0x0F);
+    float sumf = 0.0f;
+    for (int64_t i = 0; i < nb; i++) {
+        uint8_t sc[8], mn[8];
+        sv_unpack_scales_mins_k4(w[i].scales, sc, mn);
+        const int32_t summ = sv_k4_mins_dot(x[i].bsums, mn);
+
+        const uint8_t *q4 = w[i].qs;
+        const int8_t *q8 = x[i].qs;
+        int32x4_t acc = vdupq_n_s32(0);
+        for (int j = 0; j < 4; j++, q4 += 32, q8 += 64) {
+            const uint8x16_t b0 = vld1q_u8(q4), b1 = vld1q_u8(q4 + 16);
+            const int32x4_t plo = sv_dot32_sdot(vreinterpretq_s8_u8(vandq_u8(b0, m4)),
+                                                vreinterpretq_s8_u8(vandq_u8(b1, m4)), q8);
+            const int32x4_t phi = sv_dot32_sdot(vreinterpretq_s8_u8(vshrq_n_u8(b0, 4)),
+                                                vreinterpretq_s8_u8(vshrq_n_u8(b1, 4)), q8 + 32);
+            acc = vmlaq_n_s32(acc, plo, sc[2 * j]);
+            acc = vmlaq_n_s32(acc, phi, sc[2 * j + 1]);
+        }
+        const float d = sv_h2f(w[i].d) * x[i].d;
+        const float dmin = sv_h2f(w[i].dmin) * x[i].d;
+        sumf += d * (float)vaddvq_s32(acc) - dmin * (float)summ;
+    }
+    return sumf;
+}
+
+SV_TARGET_DOTPROD
+static float sv_vec_dot_q5_K_q8_K_neon_dotprod(int64_t n, const void *vw, const void *vx) {
+    const sv_block_q5_K *w = vw;
+    const sv_block_q8_K *x = vx;
+    const int64_t nb = n / SV_QK_K;
+    float sumf = 0.0f;
+    for (int64_t i = 0; i < nb; i++) {
+        uint8_t sc[8], mn[8];
+        sv_unpack_scales_mins_k4(w[i].scales, sc, mn);
+        const int32_t summ = sv_k4_mins_dot(x[i].bsums, mn);
+
+        uint8x16_t qh0 = vld1q_u8(w[i].qh), qh1 = vld1q_u8(w[i].qh + 16);
+        const uint8_t *q5 = w[i].qs;
+        const int8_t *q8 = x[i].qs;
+        int32x4_t acc = vdupq_n_s32(0);
+        for (int j = 0; j < 4; j++, q5 += 32, q8 += 64) {
+            int8x16_t lo0, lo1, hi0, hi1;
+            sv_unpack_q5_K_pair(q5, qh0, qh1, &lo0, &lo1, &hi0, &hi1);
+            qh0 = vshrq_n_u8(qh0, 2);
+            qh1 = vshrq_n_u8(qh1, 2);
+            acc = vmlaq_n_s32(acc, sv_dot32_sdot(lo0, lo1, q8), sc[2 * j]);
+            acc = vmlaq_n_s32(acc, sv_dot32_sdot(hi0, hi1, q8 + 32), sc[2 * j + 1]);
+        }
+        const float d = sv_h2f(w[i].d) * x[i].d;
+        const float dmin = sv_h2f(w[i].dmin) * x[i].d;
+        sumf += d * (float)vaddvq_s32(acc) - dmin * (float)summ;
+    }
+    return sumf;
+}
+
+SV_TARGET_DOTPROD
+static float sv_vec_dot_q6_K_q8_K_neon_dotprod(int64_t n, const void *vw, const void *vx) {
+    const sv_block_q6_K *w = vw;
+    const sv_block_q8_K *x = vx;
+    const int64_t nb = n / SV_QK_K;
+    float sumf = 0.0f;
+    for (int64_t i = 0; i < nb; i++) {
+        int32x4_t acc = vdupq_n_s32(0);
+        for (int h = 0; h < 2; h++) {
+            int8x16_t q[8];
+            sv_unpack_q6_K_half(w[i].ql + 64 * h, w[i].qh + 32 * h, q);
+            const int8_t *q8 = x[i].qs + 128 * h;
+            const int8_t *sc = w[i].scales + 8 * h;
+            for (int g = 0; g < 8; g++) {
+                const int32x4_t p = vdotq_s32(vdupq_n_s32(0), q[g], vld1q_s8(q8 + 16 * g));
+                acc = vmlaq_n_s32(acc, p, sc[g]);
+            }
+        }
+        sumf += sv_h2f(w[i].d) * x[i].d * (float)vaddvq_s32(acc);
+    }
+    return sumf;
+}
+
+// MARK: - Tables
+
+void sv_fill_kernels_neon(sv_kernels *k) {
+    k->from_float[SV_TYPE_Q8_0] = sv_quantize_row_q8_0_neon;
+    k->from_float[SV_TYPE_Q8_1] = sv_quantize_row_q8_1_neon;
+    k->from_float[SV_TYPE_Q8_K] = sv_quantize_row_q8_K_neon;
+    k->from_float[SV_TYPE_F16] = sv_convert_row_f16_neon;
+    k->from_float[SV_TYPE_BF16] = sv_convert_row_bf16_neon;
+
+    k->vec_dot[SV_TYPE_F32] = sv_vec_dot_f32_f32_neon;
+    k->vec_dot[SV_TYPE_F16] = sv_vec_dot_f16_f16_neon;
+    k->vec_dot[SV_TYPE_BF16] = sv_vec_dot_bf16_bf16_neon;
+    k->vec_dot[SV_TYPE_Q8_0] = sv_vec_dot_q8_0_q8_0_neon;
+    k->vec_dot[SV_TYPE_Q4_0] = sv_vec_dot_q4_0_q8_0_neon;
+    k->vec_dot[SV_TYPE_Q4_1] = sv_vec_dot_q4_1_q8_1_neon;
+    k->vec_dot[SV_TYPE_Q4_K] = sv_vec_dot_q4_K_q8_K_neon;
+    k->vec_dot[SV_TYPE_Q5_K] = sv_vec_dot_q5_K_q8_K_neon;
+    k->vec_dot[SV_TYPE_Q6_K] = sv_vec_dot_q6_K_q8_K_neon;
+}
+
+void sv_fill_kernels_neon_dotprod(sv_kernels *k) {
+    sv_fill_kernels_neon(k);
+    k->vec_dot[SV_TYPE_Q8_0] = sv_vec_dot_q8_0_q8_0_neon_dotprod;
+    k->vec_dot[SV_TYPE_Q4_0] = sv_vec_dot_q4_0_q8_0_neon_dotprod;
+    k->vec_dot[SV_TYPE_Q4_1] = sv_vec_dot_q4_1_q8_1_neon_dotprod;
+    k->vec_dot[SV_TYPE_Q4_K] = sv_vec_dot_q4_K_q8_K_neon_dotprod;
+    k->vec_dot[SV_TYPE_Q5_K] = sv_vec_dot_q5_K_q8_K_neon_dotprod;
+    k->vec_dot[SV_TYPE_Q6_K] = sv_vec_dot_q6_K_q8_K_neon_dotprod;
+}
+
+#endif // __aarch64__ || _M_ARM64

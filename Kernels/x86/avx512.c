@@ -1,0 +1,385 @@
+// AVX-512 (F/BW/VL/DQ) and AVX-512 VNNI kernels.
+//
+// Built without -mavx512* on the command line: every function here carries a
+// target attribute, and dispatch.c only installs these tables when the CPU (and
+// the OS, through XCR0) supports them.
+//
+// What is here, and why only this. The reference machine is AMD Zen 4, which
+// executes a 512-bit op as two 256-bit halves: a zmm instruction costs about what
+// two ymm instructions cost, so AVX-512 only pays where it removes work, through
+// new instructions (vpdpbusd, vpternlogd, vpermw, variable shifts, masks) or
+// fewer instructions overall. Every kernel below was measured against the AVX2
+// one on matrix-vector shapes; entries where AVX-512 was not faster (f32 and f16
+// dots, Q4_K/Q5_K, Q8_0 without VNNI, Q4_1 without VNNI) keep the AVX2 kernels,
+// which sv_fill_kernels_avx512 installs first. On Zen 4 in particular the 16-wide
+// vcvtph2ps is slower than two 8-wide ones, so an F16 dot loses with zmm.
+//
+// Exactness: every integer part (a block's Σ q·q, the K-quant scale and min sums)
+// is computed exactly for every input byte, including -128, so results differ
+// from the scalar oracle only in the order of float additions. That rules out the
+// abs/sign trick for signed×signed bytes (|-128| does not fit in int8); operands
+// are biased into unsigned range instead, and the bias is subtracted exactly.
+#if defined(__x86_64__) || defined(_M_X64)
+#include "../internal.h"
+
+#include <immintrin.h>
+
+// Scalar float expressions stay unfused, like the oracle's.
+#pragma STDC FP_CONTRACT OFF
+
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma,f16c,avx2"))), apply_to = function)
+#elif defined(__GNUC__)
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,fma,f16c,avx2")
+#endif
+
+// MARK: - Helpers
+
+// f16 → f32 through vmovd + vcvtph2ps. (_cvtsh_ss lets clang load the half with a
+// vpinsrw that merges into an unrelated live register, typically an accumulator,
+// which chains every block's scale onto the previous block's FMA: 30% slower.)
+static inline float sv_h2f(sv_half h) {
+    return _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(h)));
+}
+
+/// Lane 0 = f16(a) · f16(b): a block's scale product with one conversion.
+static inline __m128 sv_h2f_mul(sv_half a, sv_half b) {
+    const __m128 f = _mm_cvtph_ps(_mm_cvtsi32_si128((int)((uint32_t)a | ((uint32_t)b << 16))));
+    return _mm_mul_ss(f, _mm_movehdup_ps(f));
+}
+
+/// Lanes 0, 1 = f16(a0)·f16(b0), f16(a1)·f16(b1): two consecutive blocks' scale
+/// products with one conversion (the scale path is a large share of a 32-block's work).
+static inline __m128 sv_h2f_mul2(sv_half a0, sv_half a1, sv_half b0, sv_half b1) {
+    const uint64_t v = (uint64_t)a0 | ((uint64_t)a1 << 16) | ((uint64_t)b0 << 32) | ((uint64_t)b1 << 48);
+    const __m128 f = _mm_cvtph_ps(_mm_cvtsi64_si128((long long)v));
+    return _mm_mul_ps(f, _mm_movehl_ps(f, f));
+}
+
+/// 16 bytes of packed nibbles (a Q4_0/Q4_1 block) as 32 unsigned bytes in element
+/// order, [low nibbles | high nibbles]: a broadcast load and one variable shift of
+/// the upper 128 bits, then a mask (AVX2 needs a shift, an insert and a mask).
+static inline __m256i sv_nibbles_16(const uint8_t *p) {
+    const __m256i t = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)p));
+    return _mm256_and_si256(_mm256_srlv_epi64(t, _mm256_setr_epi64x(0, 0, 4, 4)), _mm256_set1_epi8(0x0F));
+}
+
+static inline __m256i sv_load_256(const void *p) {
+    return _mm256_loadu_si256((const __m256i *)p);
+}
+
+static inline float sv_hsum_ps256(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+// MARK: - BF16 dot
+
+// bf16 → f32 is a 16-bit left shift. Both rows share a layout, so instead of
+// widening (AVX2's vpmovzxwd + shift per 8 values) each 32-bit pair is split in
+// place: even elements by shifting the low half up, odd elements by masking the
+// high half, 32 values per load. Products are exact in f32 (8-bit significands);
+// vdpbf16ps is avoided on purpose, it rounds differently from f32 FMA.
+static inline void sv_bf16_fma32(__m512i a, __m512i b, __m512 *acc_even, __m512 *acc_odd) {
+    const __m512i hi = _mm512_set1_epi32((int)0xFFFF0000u);
+    *acc_even = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_slli_epi32(a, 16)),
+                                _mm512_castsi512_ps(_mm512_slli_epi32(b, 16)), *acc_even);
+    *acc_odd = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_and_si512(a, hi)),
+                               _mm512_castsi512_ps(_mm512_and_si512(b, hi)), *acc_odd);
+}
+
+static float sv_vec_dot_bf16_bf16_avx512(int64_t n, const void *vw, const void *vx) {
+    const sv_bf16 *a = vw, *b = vx;
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+    __m512 acc2 = _mm512_setzero_ps(), acc3 = _mm512_setzero_ps();
+    int64_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        sv_bf16_fma32(_mm512_loadu_si512(a + i), _mm512_loadu_si512(b + i), &acc0, &acc1);
+        sv_bf16_fma32(_mm512_loadu_si512(a + i + 32), _mm512_loadu_si512(b + i + 32), &acc2, &acc3);
+    }
+    for (; i + 32 <= n; i += 32) {
+        sv_bf16_fma32(_mm512_loadu_si512(a + i), _mm512_loadu_si512(b + i), &acc0, &acc1);
+    }
+    if (i < n) {
+        // Masked loads stop at the end of the row; zeroed lanes add +0.0 products.
+        const __mmask32 m = (__mmask32)((1u << (n - i)) - 1);
+        sv_bf16_fma32(_mm512_maskz_loadu_epi16(m, a + i), _mm512_maskz_loadu_epi16(m, b + i), &acc2, &acc3);
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc0, acc1), _mm512_add_ps(acc2, acc3)));
+}
+
+// MARK: - Q4_0 dot (no VNNI)
+
+// Σ (q−8)·y = Σ q·y − Σ 8·y, both with vpmaddubsw: q ≤ 15 and 8 are unsigned and a
+// pair sum is at most 2·15·128, so nothing saturates, for every activation byte.
+// (AVX2 instead moves the sign of q−8 onto y, which is wrong for y = −128.)
+// One block per ymm: on Zen 4 that beats two blocks per zmm.
+static inline __m256i sv_dot_q4_0_block(const uint8_t *qs, const int8_t *ys) {
+    const __m256i y = sv_load_256(ys);
+    const __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(sv_nibbles_16(qs), y),
+                                       _mm256_maddubs_epi16(_mm256_set1_epi8(8), y));
+    return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
+}
+
+static float sv_vec_dot_q4_0_q8_0_avx512(int64_t n, const void *vw, const void *vx) {
+    const sv_block_q4_0 *w = vw;
+    const sv_block_q8_0 *x = vx;
+    const int64_t nb = n / SV_QK4_0;
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 1 < nb; i += 2) {
+        const __m128 d = sv_h2f_mul2(w[i].d, w[i + 1].d, x[i].d, x[i + 1].d);
+        const __m256i s0 = sv_dot_q4_0_block(w[i].qs, x[i].qs);
+        const __m256i s1 = sv_dot_q4_0_block(w[i + 1].qs, x[i + 1].qs);
+        acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s0), _mm256_broadcastss_ps(d), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s1), _mm256_broadcastss_ps(_mm_movehdup_ps(d)), acc1);
+    }
+    if (i < nb) {
+        const __m256i s = sv_dot_q4_0_block(w[i].qs, x[i].qs);
+        acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_broadcastss_ps(sv_h2f_mul(w[i].d, x[i].d)), acc0);
+    }
+    return sv_hsum_ps256(_mm256_add_ps(acc0, acc1));
+}
+
+// MARK: - Q6_K dot
+
+// Values are 0..63 with an offset of 32: Σ sc·(q−32)·y = Σ sc·q·y − 32·Σ sc·bsum,
+// the scale groups of 16 being exactly the Q8_K bsum groups. Per 128 values, 64
+// low-nibble bytes and 32 high-bit bytes become two zmm of 64 unsigned values:
+//   zmm0 = [ql[0..31] & 15 | qh bits 0-1 ,  ql[32..63] & 15 | qh bits 2-3]
+//   zmm1 = [ql[0..31] >> 4 | qh bits 4-5 ,  ql[32..63] >> 4 | qh bits 6-7]
+// one vpsrlvq aligns the qh bits of both halves and one vpternlogd merges each.
+// Every 128-bit lane is one group of 16 with one scale, broadcast by vpermw.
+// This does the work of AVX2's kernel in about half the instructions.
+static float sv_vec_dot_q6_K_q8_K_avx512(int64_t n, const void *vw, const void *vx) {
+    const sv_block_q6_K *w = vw;
+    const sv_block_q8_K *x = vx;
+    const int64_t nb = n / SV_QK_K;
+    const __m512i m4 = _mm512_set1_epi8(0x0F);
+    const __m512i m30 = _mm512_set1_epi8(0x30);
+    const __m512i qh_shift = _mm512_setr_epi64(0, 0, 0, 0, 2, 2, 2, 2);
+    // vpermw indices: 128-bit lane g of the k-th zmm takes scale 4k+g.
+    const __m512i sidx = _mm512_setr_epi32(0, 0, 0, 0, 0x00010001, 0x00010001, 0x00010001, 0x00010001,
+                                           0x00020002, 0x00020002, 0x00020002, 0x00020002,
+                                           0x00030003, 0x00030003, 0x00030003, 0x00030003);
+    const __m512i four = _mm512_set1_epi16(4);
+    __m512 acc = _mm512_setzero_ps();
+    for (int64_t i = 0; i < nb; ++i) {
+        const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)w[i].scales));
+        const __m512i sc512 = _mm512_castsi256_si512(sc16);
+        // 32 · Σ sc_g · bsum_g, exact: |bsum| ≤ 2048, |sc| ≤ 128.
+        const __m256i off = _mm256_slli_epi32(_mm256_madd_epi16(sv_load_256(x[i].bsums), sc16), 5);
+        __m512i sumi = _mm512_zextsi256_si512(_mm256_sub_epi32(_mm256_setzero_si256(), off));
+        __m512i idx = sidx;
+        for (int h = 0; h < 2; ++h) {
+            const __m512i ql = _mm512_loadu_si512(w[i].ql + 64 * h);
+            const __m512i qh = _mm512_srlv_epi64(_mm512_broadcast_i64x4(sv_load_256(w[i].qh + 32 * h)), qh_shift);
+            // (ql & 0x0F) | (hi & 0x30) in one op: truth table 0xEA = (A & B) | C.
+            // The 16-bit shift's spill into the neighbouring byte is masked off by 0x30.
+            const __m512i q0 = _mm512_ternarylogic_epi32(ql, m4, _mm512_and_si512(_mm512_slli_epi16(qh, 4), m30), 0xEA);
+            const __m512i q1 = _mm512_ternarylogic_epi32(_mm512_srli_epi16(ql, 4), m4, _mm512_and_si512(qh, m30), 0xEA);
+            // q ≤ 63: pair sums ≤ 2·63·128, no saturation.
+            const __m512i p0 = _mm512_maddubs_epi16(q0, _mm512_loadu_si512(x[i].qs + 128 * h));
+            const __m512i p1 = _mm512_maddubs_epi16(q1, _mm512_loadu_si512(x[i].qs + 128 * h + 64));
+            const __m512i s0 = _mm512_permutexvar_epi16(idx, sc512);
+            idx = _mm512_add_epi16(idx, four);
+            const __m512i s1 = _mm512_permutexvar_epi16(idx, sc512);
+            idx = _mm512_add_epi16(idx, four);
+            sumi = _mm512_add_epi32(sumi, _mm512_add_epi32(_mm512_madd_epi16(p0, s0), _mm512_madd_epi16(p1, s1)));
+        }
+        // Lane sums are exact in int32 and below 2^24, so the conversion is exact too.
+        acc = _mm512_fmadd_ps(_mm512_set1_ps(sv_h2f(w[i].d) * x[i].d), _mm512_cvtepi32_ps(sumi), acc);
+    }
+    return _mm512_reduce_add_ps(acc);
+}
+
+// MARK: - Activation quantization (byte-identical to the scalar contract)
+
+/// One 32-value block: d = amax/127 (stored as f16), id = 127/amax, q = rne(x·id)
+/// saturated to int8, identical to the scalar path for every input: vcvtps2dq turns
+/// NaN and out-of-range values into INT32_MIN, which saturates to -128 there too.
+/// Returns d and the quants as 32 bytes in element order.
+static inline __m256i sv_quantize_block_q8(const float *x, float *d_out, sv_half *dh_out) {
+    const __m512 v0 = _mm512_loadu_ps(x);
+    const __m512 v1 = _mm512_loadu_ps(x + 16);
+    // vmaxps returns its second operand when either is NaN: keeping the running max
+    // second drops NaN elements, like the scalar `a > amax` compare.
+    __m512 m = _mm512_max_ps(_mm512_abs_ps(v0), _mm512_setzero_ps());
+    m = _mm512_max_ps(_mm512_abs_ps(v1), m);
+    const float amax = _mm512_reduce_max_ps(m);
+    const float d = amax / 127.0f;
+    const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+    *d_out = d;
+    *dh_out = _cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT);
+    const __m512 vid = _mm512_set1_ps(id);
+    // A plain multiply (not FMA), then round-half-even conversion, as the scalar path.
+    const __m512i i0 = _mm512_cvt_roundps_epi32(_mm512_mul_ps(v0, vid), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    const __m512i i1 = _mm512_cvt_roundps_epi32(_mm512_mul_ps(v1, vid), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    return _mm256_inserti128_si256(_mm256_castsi128_si256(_mm512_cvtsepi32_epi8(i0)), _mm512_cvtsepi32_epi8(i1), 1);
+}
+
+static void sv_quantize_row_q8_0_avx512(const float *x, void *vy, int64_t n) {
+    sv_block_q8_0 *y = vy;
+    const int64_t nb = n / SV_QK8_0;
+    for (int64_t i = 0; i < nb; ++i) {
+        float d;
+        _mm256_storeu_si256((__m256i *)y[i].qs, sv_quantize_block_q8(x + i * SV_QK8_0, &d, &y[i].d));
+    }
+}
+
+static void sv_quantize_row_q8_1_avx512(const float *x, void *vy, int64_t n) {
+    sv_block_q8_1 *y = vy;
+    const int64_t nb = n / SV_QK8_1;
+    for (int64_t i = 0; i < nb; ++i) {
+        float d;
+        const __m256i q = sv_quantize_block_q8(x + i * SV_QK8_1, &d, &y[i].d);
+        _mm256_storeu_si256((__m256i *)y[i].qs, q);
+        // s sums what was stored (saturated int8), as the scalar path does: bias the
+        // bytes to unsigned and sum them with vpsadbw, then remove the bias.
+        const __m256i sad = _mm256_sad_epu8(_mm256_xor_si256(q, _mm256_set1_epi8((char)0x80)), _mm256_setzero_si256());
+        __m128i s = _mm_add_epi64(_mm256_castsi256_si128(sad), _mm256_extracti128_si256(sad, 1));
+        s = _mm_add_epi64(s, _mm_unpackhi_epi64(s, s));
+        const int sum = _mm_cvtsi128_si32(s) - 32 * 128;
+        y[i].s = _cvtss_sh(d * (float)sum, _MM_FROUND_TO_NEAREST_INT);
+    }
+}
+
+void sv_fill_kernels_avx512(sv_kernels *k) {
+    sv_fill_kernels_avx2(k);
+    k->from_float[SV_TYPE_Q8_0] = sv_quantize_row_q8_0_avx512;
+    k->from_float[SV_TYPE_Q8_1] = sv_quantize_row_q8_1_avx512;
+    k->vec_dot[SV_TYPE_BF16] = sv_vec_dot_bf16_bf16_avx512;
+    k->vec_dot[SV_TYPE_Q4_0] = sv_vec_dot_q4_0_q8_0_avx512;
+    k->vec_dot[SV_TYPE_Q6_K] = sv_vec_dot_q6_K_q8_K_avx512;
+}
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,fma,f16c,avx2"))), apply_to = function)
+#elif defined(__GNUC__)
+#pragma GCC pop_options
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,fma,f16c,avx2")
+#endif
+
+// MARK: - VNNI dots
+//
+// vpdpbusd (u8 × s8, four products into each int32 lane) on ymm, one 32-block per
+// register: on Zen 4 this beats two blocks per zmm. Each dpbusd starts from zero so
+// no accumulation chain runs through its latency; the float FMAs alternate between
+// two accumulators. The K-quants gain nothing from VNNI (vpdpwssd in place of
+// vpmaddwd + vpaddd only lengthens the dependency chain), so they keep the kernels
+// installed by sv_fill_kernels_avx512.
+
+// Q8_0 · Q8_0, exact: flip the weights' sign bit (w + 128 ∈ 0..255), then
+// Σ w·y = Σ (w+128)·y − 128·Σ y, both sums by dpbusd.
+static inline __m256i sv_dot_q8_0_block_vnni(const int8_t *ws, const int8_t *ys) {
+    const __m256i bias = _mm256_set1_epi8((char)0x80);
+    const __m256i y = sv_load_256(ys);
+    const __m256i wu = _mm256_xor_si256(sv_load_256(ws), bias);
+    return _mm256_sub_epi32(_mm256_dpbusd_epi32(_mm256_setzero_si256(), wu, y),
+                            _mm256_dpbusd_epi32(_mm256_setzero_si256(), bias, y));
+}
+
+static float sv_vec_dot_q8_0_q8_0_avx512_vnni(int64_t n, const void *vw, const void *vx) {
+    const sv_block_q8_0 *w = vw;
+    const sv_block_q8_0 *x = vx;
+    const int64_t nb = n / SV_QK8_0;
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 1 < nb; i += 2) {
+        const __m128 d = sv_h2f_mul2(w[i].d, w[i + 1].d, x[i].d, x[i + 1].d);
+        const __m256i s0 = sv_dot_q8_0_block_vnni(w[i].qs, x[i].qs);
+        const __m256i s1 = sv_dot_q8_0_block_vnni(w[i + 1].qs, x[i + 1].qs);
+        acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s0), _mm256_broadcastss_ps(d), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s1), _mm256_broadcastss_ps(_mm_movehdup_ps(d)), acc1);
+    }
+    if (i < nb) {
+        const __m256i s = sv_dot_q8_0_block_vnni(w[i].qs, x[i].qs);
+        acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_broadcastss_ps(sv_h2f_mul(w[i].d, x[i].d)), acc0);
+    }
+    return sv_hsum_ps256(_mm256_add_ps(acc0, acc1));
+}
+
+// Q4_0 · Q8_0: the nibbles are unsigned already; the −8 offset is a second dpbusd
+// of the activations against a vector of 8s.
+static inline __m256i sv_dot_q4_0_block_vnni(const uint8_t *qs, const int8_t *ys) {
+    const __m256i y = sv_load_256(ys);
+    return _mm256_sub_epi32(_mm256_dpbusd_epi32(_mm256_setzero_si256(), sv_nibbles_16(qs), y),
+                            _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8(8), y));
+}
+
+static float sv_vec_dot_q4_0_q8_0_avx512_vnni(int64_t n, const void *vw, const void *vx) {
+    const sv_block_q4_0 *w = vw;
+    const sv_block_q8_0 *x = vx;
+    const int64_t nb = n / SV_QK4_0;
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 1 < nb; i += 2) {
+        const __m128 d = sv_h2f_mul2(w[i].d, w[i + 1].d, x[i].d, x[i + 1].d);
+        const __m256i s0 = sv_dot_q4_0_block_vnni(w[i].qs, x[i].qs);
+        const __m256i s1 = sv_dot_q4_0_block_vnni(w[i + 1].qs, x[i + 1].qs);
+        acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s0), _mm256_broadcastss_ps(d), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s1), _mm256_broadcastss_ps(_mm_movehdup_ps(d)), acc1);
+    }
+    if (i < nb) {
+        const __m256i s = sv_dot_q4_0_block_vnni(w[i].qs, x[i].qs);
+        acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_broadcastss_ps(sv_h2f_mul(w[i].d, x[i].d)), acc0);
+    }
+    return sv_hsum_ps256(_mm256_add_ps(acc0, acc1));
+}
+
+// Q4_1 · Q8_1: d·dy·Σ q·y + m·s. A block's (d, m) and the activation's (d, s) are
+// adjacent halves, so one 64-bit move and one vcvtph2ps give both products:
+// lane 0 = d·dy scales the integer dot, lane 1 = m·s is summed separately.
+static inline __m128 sv_q4_1_scales(const sv_block_q4_1 *w, const sv_block_q8_1 *x) {
+    uint32_t dm, ds;
+    memcpy(&dm, &w->d, sizeof(dm));
+    memcpy(&ds, &x->d, sizeof(ds));
+    const __m128 f = _mm_cvtph_ps(_mm_cvtsi64_si128((long long)((uint64_t)dm | ((uint64_t)ds << 32))));
+    return _mm_mul_ps(f, _mm_movehl_ps(f, f)); // [d·dy, m·s, ·, ·]
+}
+
+static inline __m256i sv_dot_q4_1_block_vnni(const uint8_t *qs, const int8_t *ys) {
+    return _mm256_dpbusd_epi32(_mm256_setzero_si256(), sv_nibbles_16(qs), sv_load_256(ys));
+}
+
+static float sv_vec_dot_q4_1_q8_1_avx512_vnni(int64_t n, const void *vw, const void *vx) {
+    const sv_block_q4_1 *w = vw;
+    const sv_block_q8_1 *x = vx;
+    const int64_t nb = n / SV_QK4_1;
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    __m128 acc_m = _mm_setzero_ps(); // lane 1 collects Σ m·s; the other lanes are unused
+    int64_t i = 0;
+    for (; i + 1 < nb; i += 2) {
+        const __m128 d0 = sv_q4_1_scales(&w[i], &x[i]);
+        const __m128 d1 = sv_q4_1_scales(&w[i + 1], &x[i + 1]);
+        acc_m = _mm_add_ps(acc_m, _mm_add_ps(d0, d1));
+        acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sv_dot_q4_1_block_vnni(w[i].qs, x[i].qs)), _mm256_broadcastss_ps(d0), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sv_dot_q4_1_block_vnni(w[i + 1].qs, x[i + 1].qs)), _mm256_broadcastss_ps(d1), acc1);
+    }
+    if (i < nb) {
+        const __m128 d0 = sv_q4_1_scales(&w[i], &x[i]);
+        acc_m = _mm_add_ps(acc_m, d0);
+        acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sv_dot_q4_1_block_vnni(w[i].qs, x[i].qs)), _mm256_broadcastss_ps(d0), acc0);
+    }
+    return sv_hsum_ps256(_mm256_add_ps(acc0, acc1)) + _mm_cvtss_f32(_mm_movehdup_ps(acc_m));
+}
+
+void sv_fill_kernels_avx512_vnni(sv_kernels *k) {
+    sv_fill_kernels_avx512(k);
+    k->vec_dot[SV_TYPE_Q8_0] = sv_vec_dot_q8_0_q8_0_avx512_vnni;
+    k->vec_dot[SV_TYPE_Q4_0] = sv_vec_dot_q4_0_q8_0_avx512_vnni;
+    k->vec_dot[SV_TYPE_Q4_1] = sv_vec_dot_q4_1_q8_1_avx512_vnni;
+}
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#elif defined(__GNUC__)
+#pragma GCC pop_options
+#endif
+
+#endif

@@ -1,0 +1,558 @@
+// NEON kernels against the scalar oracle, on AArch64 (run under qemu by run.sh).
+//
+// For SV_ISA_NEON and SV_ISA_NEON_DOTPROD:
+//   * every from_float entry must produce the same bytes as SV_ISA_SCALAR, on random
+//     data, exact .5 ties, zeros / all-zero blocks and degenerate input (subnormal,
+//     NaN, Inf, huge);
+//   * every vec_dot entry must
+//       - equal the oracle bit for bit on "exact" data (power-of-two scales and
+//         small quants, so every float operation in either order is exact and any
+//         difference can only come from the integer part), and
+//       - agree within 2e-6 of the sum of |terms| on random data with sane scales,
+//         with activations from from_float, raw int8 activations including -128,
+//         and "extreme" rows where every quant sits at an end of its range;
+//   * sv_matmul_rows with m = 1 and m = 5 must agree with the scalar table.
+// One line per check; the last line is "N passed, M failed".
+#include "kernels.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int g_passed, g_failed;
+
+static void check(int ok, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    printf("%s ", ok ? "ok  " : "FAIL");
+    vprintf(fmt, ap);
+    printf("\n");
+    va_end(ap);
+    if (ok) g_passed++; else g_failed++;
+}
+
+// MARK: - Deterministic random numbers (splitmix64)
+
+static uint64_t g_rng = 0x5EED5EED12345678ull;
+
+static uint64_t rng_u64(void) {
+    uint64_t z = (g_rng += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+static float rng_unit(void) { return (float)(rng_u64() >> 40) / (float)(1u << 24); } // [0, 1)
+static float rng_uniform(float lo, float hi) { return lo + (hi - lo) * rng_unit(); }
+static int rng_int(int lo, int hi) { return lo + (int)(rng_u64() % (uint64_t)(hi - lo + 1)); } // inclusive
+static int rng_sign(void) { return (rng_u64() & 1) ? 1 : -1; }
+static void rng_bytes(void *p, size_t n) {
+    uint8_t *b = p;
+    for (size_t i = 0; i < n; i++) b[i] = (uint8_t)rng_u64();
+}
+
+static float bits_f32(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
+
+// MARK: - Activation patterns (f32 input of from_float)
+
+enum { P_RANDOM, P_TIES, P_ZEROS, P_DEGENERATE, P_COUNT };
+static const char *pattern_name[P_COUNT] = { "random", "ties", "zeros", "degenerate" };
+
+static void fill_pattern(float *x, int64_t n, int pattern) {
+    const int64_t B = 32; // finest block; Q8_K blocks are 8 of these
+    for (int64_t b0 = 0; b0 < n; b0 += B) {
+        const int64_t len = n - b0 < B ? n - b0 : B;
+        float *v = x + b0;
+        const int64_t bi = b0 / B;
+        switch (pattern) {
+        case P_RANDOM: {
+            // Amplitudes from 1e-3 to 1e2, so d spans f16 normals.
+            const float amp = powf(10.0f, rng_uniform(-3.0f, 2.0f));
+            for (int64_t j = 0; j < len; j++) v[j] = amp * rng_uniform(-1.0f, 1.0f);
+            break;
+        }
+        case P_TIES: {
+            // The block max is ±127·s with s a power of two, so id = 127/amax = 1/s
+            // and -127/max = ∓1/s are exact and every x·id is a half-integer or an
+            // integer: exact ties for round-half-even. A later element of equal
+            // magnitude and opposite sign checks Q8_K's "first maximum" rule.
+            static const float scales[3] = { 1.0f, 0.5f, 2.0f };
+            const float s = scales[rng_int(0, 2)];
+            for (int64_t j = 0; j < len; j++) {
+                const int r = rng_int(0, 3);
+                float b = (float)rng_int(-126, 126) + (r == 0 ? 0.5f : r == 1 ? -0.5f : 0.0f);
+                if (rng_int(0, 7) == 0) b = (float)rng_sign() * 0.5f;
+                v[j] = s * b;
+            }
+            const int64_t p = rng_int(0, (int)len - 1);
+            v[p] = s * 127.0f * (float)rng_sign();
+            if (len > 1 && rng_int(0, 1)) {
+                const int64_t p2 = rng_int(0, (int)len - 1);
+                if (p2 != p) v[p2] = -v[p];
+            }
+            break;
+        }
+        case P_ZEROS: {
+            if ((b0 / 256) % 3 == 2 || bi % 3 == 1) { // whole Q8_K blocks too, from n = 768
+                for (int64_t j = 0; j < len; j++) v[j] = 0.0f;
+            } else if (bi % 5 == 2) {
+                for (int64_t j = 0; j < len; j++) v[j] = -0.0f;
+            } else {
+                for (int64_t j = 0; j < len; j++) {
+                    const int r = rng_int(0, 9);
+                    v[j] = r < 3 ? 0.0f : r == 3 ? -0.0f : rng_uniform(-1.0f, 1.0f);
+                }
+            }
+            break;
+        }
+        case P_DEGENERATE: {
+            // Inputs the engine never feeds, but the byte contract covers them.
+            static const uint32_t specials[] = {
+                0x7FC00000u, 0xFFC12345u, 0x7F812345u, // quiet / signed / signaling NaN
+                0x7F800000u, 0xFF800000u,              // ±Inf
+                0x7F7FFFFFu, 0xFF000000u,              // huge
+                0x00000001u, 0x80400000u, 0x007FFFFFu, // f32 subnormals
+                0x00800000u, 0x02000000u,              // tiny normals (127/amax overflows)
+                0x477FE000u, 0x477FF000u, 0x477FEFFFu, // 65504, 65520 (ties to Inf), just below
+                0x33000000u, 0x33000001u, 0x33400000u, // 2^-25 (ties to 0), just above, 1.5·2^-25
+                0x387FC000u, 0x38800000u,              // f16 subnormal/normal boundary
+                0x3F808000u, 0x3F818000u,              // bf16 ties (to even, both ways)
+                0x00000000u, 0x80000000u,
+            };
+            const int ns = (int)(sizeof(specials) / sizeof(specials[0]));
+            const int kind = (int)(bi % 5);
+            for (int64_t j = 0; j < len; j++) {
+                switch (kind) {
+                case 0: v[j] = bits_f32(specials[rng_int(0, ns - 1)]); break;                  // anything
+                case 1: v[j] = bits_f32((uint32_t)rng_int(0, 0x7FFFFF) | (rng_sign() < 0 ? 0x80000000u : 0)); break; // subnormals
+                case 2: v[j] = rng_uniform(-1e-37f, 1e-37f); break;                           // id overflows
+                case 3: v[j] = rng_uniform(-3e38f, 3e38f); break;                              // huge
+                default: v[j] = rng_int(0, 15) == 0 ? bits_f32(specials[rng_int(0, 4)]) : rng_uniform(-2.0f, 2.0f); break;
+                }
+            }
+            break;
+        }
+        }
+    }
+}
+
+// MARK: - Sizes
+
+static const sv_type k_from_types[] = { SV_TYPE_Q8_0, SV_TYPE_Q8_1, SV_TYPE_Q8_K, SV_TYPE_F16, SV_TYPE_BF16, SV_TYPE_F32 };
+static const sv_type k_dot_types[] = { SV_TYPE_F32, SV_TYPE_F16, SV_TYPE_BF16, SV_TYPE_Q8_0, SV_TYPE_Q4_0,
+                                       SV_TYPE_Q4_1, SV_TYPE_Q4_K, SV_TYPE_Q5_K, SV_TYPE_Q6_K };
+#define NELEMS(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+// Odd block counts (1, 3, 5, 7, 9 blocks) plus the model's row lengths.
+static int sizes_for(sv_type t, int64_t out[16]) {
+    const int64_t be = sv_type_block_elems(t);
+    int k = 0;
+    if (be == 1) {
+        static const int64_t f[] = { 1, 3, 7, 13, 19, 33, 576, 768, 1536, 3072 };
+        for (int i = 0; i < NELEMS(f); i++) out[k++] = f[i];
+        return k;
+    }
+    for (int b = 1; b <= 9; b += 2) out[k++] = b * be;
+    static const int64_t model[] = { 576, 768, 1536, 3072 };
+    for (int i = 0; i < NELEMS(model); i++) {
+        int dup = model[i] % be != 0;
+        for (int j = 0; j < k; j++) dup |= out[j] == model[i];
+        if (!dup) out[k++] = model[i];
+    }
+    return k;
+}
+
+// MARK: - from_float
+
+static void test_from_float(const sv_kernels *ks, const sv_kernels *kv) {
+    for (int ti = 0; ti < NELEMS(k_from_types); ti++) {
+        const sv_type t = k_from_types[ti];
+        int64_t ns[16];
+        const int nn = sizes_for(t, ns);
+        for (int ni = 0; ni < nn; ni++) {
+            const int64_t n = ns[ni];
+            const size_t bytes = sv_row_bytes(t, n);
+            float *x = malloc((size_t)n * sizeof(float));
+            uint8_t *a = malloc(bytes), *b = malloc(bytes);
+            int ok = 1;
+            char detail[160] = "";
+            for (int p = 0; p < P_COUNT && ok; p++) {
+                for (int rep = 0; rep < 3 && ok; rep++) {
+                    fill_pattern(x, n, p);
+                    memset(a, 0xCD, bytes);
+                    memset(b, 0xCD, bytes);
+                    ks->from_float[t](x, a, n);
+                    kv->from_float[t](x, b, n);
+                    for (size_t i = 0; i < bytes; i++) {
+                        if (a[i] != b[i]) {
+                            const size_t bb = sv_type_block_bytes(t);
+                            snprintf(detail, sizeof detail, " first diff at byte %zu (block %zu, +%zu): scalar %02x, %s %02x [%s]",
+                                     i, i / bb, i % bb, a[i], kv->name, b[i], pattern_name[p]);
+                            ok = 0;
+                            break;
+                        }
+                    }
+                }
+            }
+            check(ok, "%-12s from_float %-5s n=%-5lld byte-identical (random, ties, zeros, degenerate)%s",
+                  kv->name, sv_type_name(t), (long long)n, detail);
+            free(x); free(a); free(b);
+        }
+    }
+}
+
+// MARK: - Weight and activation rows for the dots
+
+static sv_half h(float f) { return sv_fp32_to_fp16(f); }
+static float sane_scale(void) { return (float)rng_sign() * rng_uniform(0.001f, 0.05f); }
+
+// exact = 1: power-of-two scales and bounded quants (see the header comment).
+// exact = 2 ("extreme"): sane scales, every quant at an end of its range (Q8_0
+// mostly -128), to catch int16 overflow in widening multiply-accumulate chains.
+static void make_weights(sv_type t, int64_t n, void *row, int exact) {
+    const int64_t nb = n / sv_type_block_elems(t);
+    if (exact == 2) {
+        make_weights(t, n, row, 0);
+        const size_t bb = sv_type_block_bytes(t);
+        for (int64_t i = 0; i < nb; i++) {
+            uint8_t *blk = (uint8_t *)row + (size_t)i * bb;
+            // [first, last) byte range of the quants in each layout.
+            size_t first = 0, last = 0;
+            switch (t) {
+            case SV_TYPE_Q8_0: first = 2; last = bb; break;
+            case SV_TYPE_Q4_0: first = 2; last = bb; break;
+            case SV_TYPE_Q4_1: first = 4; last = bb; break;
+            case SV_TYPE_Q4_K:
+            case SV_TYPE_Q5_K: first = 4 + SV_K_SCALE_SIZE; last = bb; break;
+            case SV_TYPE_Q6_K: first = 0; last = SV_QK_K / 2 + SV_QK_K / 4; break;
+            default: break;
+            }
+            for (size_t j = first; j < last; j++) {
+                if (t == SV_TYPE_Q8_0) blk[j] = rng_int(0, 3) ? 0x80 : 0x7F;
+                else blk[j] = rng_int(0, 1) ? 0xFF : 0x00;
+            }
+        }
+        return;
+    }
+    switch (t) {
+    case SV_TYPE_F32:
+    case SV_TYPE_F16:
+    case SV_TYPE_BF16: {
+        float *f = malloc((size_t)n * sizeof(float));
+        for (int64_t i = 0; i < n; i++) f[i] = exact ? (float)rng_int(-8, 8) / 8.0f : rng_uniform(-1.0f, 1.0f);
+        if (t == SV_TYPE_F32) memcpy(row, f, (size_t)n * sizeof(float));
+        for (int64_t i = 0; i < n && t == SV_TYPE_F16; i++) ((sv_half *)row)[i] = h(f[i]);
+        for (int64_t i = 0; i < n && t == SV_TYPE_BF16; i++) ((sv_bf16 *)row)[i] = sv_fp32_to_bf16(f[i]);
+        free(f);
+        break;
+    }
+    case SV_TYPE_Q8_0: {
+        sv_block_q8_0 *b = row;
+        rng_bytes(b, (size_t)nb * sizeof(*b)); // full int8 range, including -128
+        for (int64_t i = 0; i < nb; i++) b[i].d = h(exact ? (float)rng_sign() / 16.0f : sane_scale());
+        break;
+    }
+    case SV_TYPE_Q4_0: {
+        sv_block_q4_0 *b = row;
+        rng_bytes(b, (size_t)nb * sizeof(*b));
+        for (int64_t i = 0; i < nb; i++) b[i].d = h(exact ? (float)rng_sign() / 16.0f : sane_scale());
+        break;
+    }
+    case SV_TYPE_Q4_1: {
+        sv_block_q4_1 *b = row;
+        rng_bytes(b, (size_t)nb * sizeof(*b));
+        for (int64_t i = 0; i < nb; i++) {
+            b[i].d = h(exact ? 1.0f / 16.0f : fabsf(sane_scale()));
+            b[i].m = h(exact ? (float)rng_sign() / 8.0f : sane_scale());
+        }
+        break;
+    }
+    case SV_TYPE_Q4_K:
+    case SV_TYPE_Q5_K: {
+        // Both share the d/dmin/scales prefix.
+        const size_t bb = sv_type_block_bytes(t);
+        rng_bytes(row, (size_t)nb * bb);
+        for (int64_t i = 0; i < nb; i++) {
+            sv_block_q4_K *b = (sv_block_q4_K *)((uint8_t *)row + (size_t)i * bb);
+            b->d = h(exact ? 1.0f / 16.0f : fabsf(sane_scale()));
+            b->dmin = h(exact ? 1.0f / 16.0f : fabsf(sane_scale()));
+        }
+        break;
+    }
+    case SV_TYPE_Q6_K: {
+        sv_block_q6_K *b = row;
+        rng_bytes(b, (size_t)nb * sizeof(*b));
+        for (int64_t i = 0; i < nb; i++) {
+            b[i].d = h(exact ? (float)rng_sign() / 16.0f : sane_scale());
+            if (exact) {
+                for (int g = 0; g < 16; g++) b[i].scales[g] = (int8_t)rng_int(-64, 63);
+            }
+        }
+        break;
+    }
+    default: break;
+    }
+}
+
+enum { A_QUANTIZED, A_RAW, A_ZEROS, A_EXACT, A_EXTREME };
+
+static int8_t act_quant(int mode, int lim) {
+    if (mode == A_EXTREME) return (int8_t)(rng_int(0, 3) ? -128 : 127);
+    return (int8_t)rng_int(-lim, lim == 128 ? 127 : lim);
+}
+
+// Activation row of the partner type p. A_QUANTIZED / A_ZEROS go through the scalar
+// from_float (P_RANDOM / P_ZEROS data); A_RAW writes random quants over the full
+// int8 range, -128 included, with consistent sums; A_EXACT uses small quants and
+// power-of-two scales; A_EXTREME only -128 (mostly) and 127.
+static void make_activations(const sv_kernels *ks, sv_type p, int64_t n, void *row, int mode) {
+    if (mode == A_QUANTIZED || mode == A_ZEROS || p == SV_TYPE_F32 || p == SV_TYPE_F16 || p == SV_TYPE_BF16) {
+        float *f = malloc((size_t)n * sizeof(float));
+        if (mode == A_EXACT) {
+            for (int64_t i = 0; i < n; i++) f[i] = (float)rng_int(-8, 8) / 8.0f;
+        } else {
+            fill_pattern(f, n, mode == A_ZEROS ? P_ZEROS : P_RANDOM);
+        }
+        ks->from_float[p](f, row, n);
+        free(f);
+        return;
+    }
+    const int lim = mode == A_RAW ? 128 : (p == SV_TYPE_Q8_K ? 2 : 16);
+    const int64_t nb = n / sv_type_block_elems(p);
+    for (int64_t i = 0; i < nb; i++) {
+        if (p == SV_TYPE_Q8_0 || p == SV_TYPE_Q8_1) {
+            int8_t *qs = p == SV_TYPE_Q8_0 ? ((sv_block_q8_0 *)row)[i].qs : ((sv_block_q8_1 *)row)[i].qs;
+            int sum = 0;
+            for (int j = 0; j < 32; j++) {
+                qs[j] = act_quant(mode, lim);
+                sum += qs[j];
+            }
+            const float d = mode != A_EXACT ? fabsf(sane_scale()) : 1.0f / 64.0f;
+            if (p == SV_TYPE_Q8_0) {
+                ((sv_block_q8_0 *)row)[i].d = h(d);
+            } else {
+                ((sv_block_q8_1 *)row)[i].d = h(d);
+                ((sv_block_q8_1 *)row)[i].s = h(d * (float)sum);
+            }
+        } else {
+            sv_block_q8_K *b = &((sv_block_q8_K *)row)[i];
+            for (int j = 0; j < SV_QK_K; j++) b->qs[j] = act_quant(mode, lim);
+            for (int g = 0; g < SV_QK_K / 16; g++) {
+                int s = 0;
+                for (int l = 0; l < 16; l++) s += b->qs[16 * g + l];
+                b->bsums[g] = (int16_t)s;
+            }
+            b->d = mode != A_EXACT ? rng_uniform(0.001f, 0.05f) : 1.0f / 128.0f;
+        }
+    }
+}
+
+// Activation row back to floats (the dequantized values the dot multiplies).
+static void activations_to_f32(sv_type p, int64_t n, const void *row, float *out) {
+    if (p == SV_TYPE_F32 || p == SV_TYPE_F16 || p == SV_TYPE_BF16) {
+        sv_dequantize_row(p, row, out, n);
+        return;
+    }
+    const int64_t be = sv_type_block_elems(p);
+    for (int64_t i = 0; i < n / be; i++) {
+        for (int64_t j = 0; j < be; j++) {
+            float d; int q;
+            if (p == SV_TYPE_Q8_0) { d = sv_fp16_to_fp32(((const sv_block_q8_0 *)row)[i].d); q = ((const sv_block_q8_0 *)row)[i].qs[j]; }
+            else if (p == SV_TYPE_Q8_1) { d = sv_fp16_to_fp32(((const sv_block_q8_1 *)row)[i].d); q = ((const sv_block_q8_1 *)row)[i].qs[j]; }
+            else { d = ((const sv_block_q8_K *)row)[i].d; q = ((const sv_block_q8_K *)row)[i].qs[j]; }
+            out[i * be + j] = d * (float)q;
+        }
+    }
+}
+
+// Σ|terms| of the float sums a dot performs: the scale for its rounding error. The
+// min parts of Q4_1 / Q4_K / Q5_K are separate float terms that may cancel against
+// the scale part, so they are counted separately (dequantize with one field zeroed).
+static double dot_magnitude(sv_type t, int64_t n, const void *w, const void *x) {
+    const sv_type p = sv_vec_dot_type(t);
+    const size_t wb = sv_row_bytes(t, n);
+    float *xf = malloc((size_t)n * sizeof(float));
+    float *wf = malloc((size_t)n * sizeof(float));
+    uint8_t *tmp = malloc(wb);
+    activations_to_f32(p, n, x, xf);
+    double mag = 0.0;
+    const int64_t nb = n / sv_type_block_elems(t);
+    const size_t bb = sv_type_block_bytes(t);
+    for (int part = 0; part < 2; part++) {
+        memcpy(tmp, w, wb);
+        const int has_min = t == SV_TYPE_Q4_1 || t == SV_TYPE_Q4_K || t == SV_TYPE_Q5_K;
+        if (part == 1 && !has_min) break;
+        for (int64_t i = 0; i < nb && has_min; i++) {
+            uint8_t *blk = tmp + (size_t)i * bb;
+            // d is at offset 0 and m/dmin at offset 2 in all three layouts.
+            memset(blk + (part == 0 ? 2 : 0), 0, 2);
+        }
+        sv_dequantize_row(t, tmp, wf, n);
+        for (int64_t i = 0; i < n; i++) mag += fabs((double)wf[i] * (double)xf[i]);
+    }
+    if (t == SV_TYPE_Q4_1) {
+        // The min term is m·s with s the stored (f16) block sum of the activations.
+        for (int64_t i = 0; i < nb; i++) {
+            mag += fabs((double)sv_fp16_to_fp32(((const sv_block_q4_1 *)w)[i].m) *
+                        (double)sv_fp16_to_fp32(((const sv_block_q8_1 *)x)[i].s));
+        }
+    }
+    free(xf); free(wf); free(tmp);
+    return mag;
+}
+
+#define REL_TOL 2e-6
+
+static void test_vec_dot(const sv_kernels *ks, const sv_kernels *kv) {
+    for (int ti = 0; ti < NELEMS(k_dot_types); ti++) {
+        const sv_type t = k_dot_types[ti];
+        const sv_type p = sv_vec_dot_type(t);
+        int64_t ns[16];
+        const int nn = sizes_for(t, ns);
+        for (int ni = 0; ni < nn; ni++) {
+            const int64_t n = ns[ni];
+            void *w = malloc(sv_row_bytes(t, n));
+            void *x = malloc(sv_row_bytes(p, n));
+            int ok = 1;
+            char detail[200] = "";
+            double worst = 0.0;
+            // Exact data: bit-identical results required.
+            for (int rep = 0; rep < 4 && ok; rep++) {
+                make_weights(t, n, w, 1);
+                make_activations(ks, p, n, x, A_EXACT);
+                const float a = ks->vec_dot[t](n, w, x), b = kv->vec_dot[t](n, w, x);
+                if (memcmp(&a, &b, sizeof a) != 0) {
+                    snprintf(detail, sizeof detail, " exact data: scalar %.9g, %s %.9g", a, kv->name, b);
+                    ok = 0;
+                }
+            }
+            // Random data: relative to the magnitude of the summed terms.
+            static const int modes[] = { A_QUANTIZED, A_RAW, A_ZEROS, A_EXTREME };
+            static const char *mode_name[] = { "quantized", "raw int8", "zeros", "extreme" };
+            for (int mi = 0; mi < 4 && ok; mi++) {
+                for (int rep = 0; rep < 4 && ok; rep++) {
+                    make_weights(t, n, w, modes[mi] == A_EXTREME ? 2 : 0);
+                    make_activations(ks, p, n, x, modes[mi]);
+                    const float a = ks->vec_dot[t](n, w, x), b = kv->vec_dot[t](n, w, x);
+                    const double mag = dot_magnitude(t, n, w, x);
+                    const double err = fabs((double)a - (double)b);
+                    const double rel = mag > 0 ? err / mag : err;
+                    if (rel > worst) worst = rel;
+                    if (!(err <= REL_TOL * mag + 1e-30) || isnan(b)) {
+                        snprintf(detail, sizeof detail, " %s data: scalar %.9g, %s %.9g, |diff| %.3g > %.0e * %.4g",
+                                 mode_name[mi], a, kv->name, b, err, REL_TOL, mag);
+                        ok = 0;
+                    }
+                }
+            }
+            check(ok, "%-12s vec_dot %-4s x %-4s n=%-5lld exact-data bit-identical, worst rel err %.2e%s",
+                  kv->name, sv_type_name(t), sv_type_name(p), (long long)n, worst, detail);
+            free(w); free(x);
+        }
+    }
+}
+
+// MARK: - Matrix products
+
+static void test_matmul(const sv_kernels *ks, const sv_kernels *kv) {
+    enum { ROWS = 9, PAD = 3 };
+    const float sentinel = -12345.0f;
+    for (int ti = 0; ti < NELEMS(k_dot_types); ti++) {
+        const sv_type t = k_dot_types[ti];
+        const sv_type p = sv_vec_dot_type(t);
+        const int64_t be = sv_type_block_elems(t);
+        const int64_t n = be == 1 ? 333 : 5 * be;
+        const size_t wrow = sv_row_bytes(t, n), xrow = sv_row_bytes(p, n);
+        uint8_t *w = malloc(wrow * ROWS);
+        for (int r = 0; r < ROWS; r++) make_weights(t, n, w + r * wrow, 0);
+        for (int m = 1; m <= 5; m += 4) {
+            uint8_t *x = malloc(xrow * (size_t)m);
+            for (int j = 0; j < m; j++) make_activations(ks, p, n, x + j * xrow, A_QUANTIZED);
+            const int64_t ys = ROWS + PAD;
+            float *ya = malloc(sizeof(float) * (size_t)(ys * m));
+            float *yb = malloc(sizeof(float) * (size_t)(ys * m));
+            for (int64_t i = 0; i < ys * m; i++) ya[i] = yb[i] = sentinel;
+            // Rows [1, ROWS): r0 != 0, and row 0 and the padding must stay untouched.
+            sv_matmul_rows(ks, t, n, w, wrow, x, xrow, m, ya, ys, 1, ROWS);
+            sv_matmul_rows(kv, t, n, w, wrow, x, xrow, m, yb, ys, 1, ROWS);
+            int ok = 1;
+            double worst = 0.0;
+            char detail[160] = "";
+            for (int j = 0; j < m && ok; j++) {
+                for (int64_t r = 0; r < ys && ok; r++) {
+                    const float a = ya[j * ys + r], b = yb[j * ys + r];
+                    if (r == 0 || r >= ROWS) {
+                        if (a != sentinel || b != sentinel) {
+                            snprintf(detail, sizeof detail, " wrote outside [r0, r1) at (%d, %lld)", j, (long long)r);
+                            ok = 0;
+                        }
+                        continue;
+                    }
+                    const double mag = dot_magnitude(t, n, w + r * wrow, x + j * xrow);
+                    const double err = fabs((double)a - (double)b);
+                    if (mag > 0 && err / mag > worst) worst = err / mag;
+                    if (!(err <= REL_TOL * mag + 1e-30)) {
+                        snprintf(detail, sizeof detail, " at (%d, %lld): scalar %.9g, %s %.9g", j, (long long)r, a, kv->name, b);
+                        ok = 0;
+                    }
+                }
+            }
+            check(ok, "%-12s matmul  %-4s m=%d n=%-5lld rows [1, %d), worst rel err %.2e%s",
+                  kv->name, sv_type_name(t), m, (long long)n, ROWS, worst, detail);
+            free(x); free(ya); free(yb);
+        }
+        free(w);
+    }
+}
+
+// MARK: - Main
+
+int main(void) {
+    const sv_kernels *ks = sv_kernels_for(SV_ISA_SCALAR);
+    if (ks == NULL) {
+        printf("FAIL no scalar table\n0 passed, 1 failed\n");
+        return 1;
+    }
+    // SV_EXPECT_DOTPROD=1 / 0: the emulated CPU does / does not have sdot (run.sh
+    // knows, it picked the qemu -cpu model), so dispatch's detection is checked too.
+    // Unset: a CPU without sdot is a skip. SV_DETECT_ONLY=1: only the detection.
+    const char *expect = getenv("SV_EXPECT_DOTPROD");
+    const int detect_only = getenv("SV_DETECT_ONLY") != NULL;
+    const sv_isa isas[] = { SV_ISA_NEON, SV_ISA_NEON_DOTPROD };
+    for (int i = 0; i < 2; i++) {
+        const sv_kernels *kv = sv_kernels_for(isas[i]);
+        if (isas[i] == SV_ISA_NEON_DOTPROD && expect != NULL) {
+            const int want = strcmp(expect, "0") != 0;
+            check((kv != NULL) == want, "%-12s %sdetected by dispatch, as expected for this CPU: %s",
+                  sv_isa_name(isas[i]), kv ? "" : "not ", want ? "has sdot" : "no sdot");
+        } else {
+            check(kv != NULL || isas[i] == SV_ISA_NEON_DOTPROD, "%-12s %s by dispatch", sv_isa_name(isas[i]),
+                  kv ? "detected" : isas[i] == SV_ISA_NEON ? "NOT detected" : "not on this CPU (skipped)");
+        }
+        if (kv == NULL || detect_only) continue;
+        // Which entries the fill replaced (information; a generic entry is still correct).
+        printf("info %-12s overrides:", kv->name);
+        for (int t = 0; t < SV_TYPE_COUNT; t++) {
+            if (kv->from_float[t] && kv->from_float[t] != ks->from_float[t]) printf(" from_float[%s]", sv_type_name((sv_type)t));
+        }
+        for (int t = 0; t < SV_TYPE_COUNT; t++) {
+            if (kv->vec_dot[t] && kv->vec_dot[t] != ks->vec_dot[t]) printf(" vec_dot[%s]", sv_type_name((sv_type)t));
+        }
+        printf("\n");
+        test_from_float(ks, kv);
+        test_vec_dot(ks, kv);
+        test_matmul(ks, kv);
+    }
+    // The sdot table must really carry sdot dots, not just inherit the NEON ones.
+    const sv_kernels *kn = sv_kernels_for(SV_ISA_NEON), *kd = sv_kernels_for(SV_ISA_NEON_DOTPROD);
+    if (kn != NULL && kd != NULL && !detect_only) {
+        static const sv_type int_dots[] = { SV_TYPE_Q8_0, SV_TYPE_Q4_0, SV_TYPE_Q4_1,
+                                            SV_TYPE_Q4_K, SV_TYPE_Q5_K, SV_TYPE_Q6_K };
+        int distinct = 1;
+        for (int i = 0; i < NELEMS(int_dots); i++) distinct &= kd->vec_dot[int_dots[i]] != kn->vec_dot[int_dots[i]];
+        check(distinct, "%-12s integer dots (q8_0 q4_0 q4_1 q4_K q5_K q6_K) are its own, not neon's", kd->name);
+    }
+    printf("%d passed, %d failed\n", g_passed, g_failed);
+    return g_failed == 0 ? 0 : 1;
+}
