@@ -1,0 +1,54 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Read-only bytes of a model file: a private read-only memory mapping of the file, or an
+/// owned copy of bytes handed in by the caller. Tensor data are views into it, never copies.
+///
+/// Immutable after creation, so sharing it across threads is safe.
+public final class ByteStorage: @unchecked Sendable {
+    public let bytes: UnsafeRawBufferPointer
+    private let release: @Sendable (UnsafeRawBufferPointer) -> Void
+
+    private init(bytes: UnsafeRawBufferPointer, release: @escaping @Sendable (UnsafeRawBufferPointer) -> Void) {
+        self.bytes = bytes
+        self.release = release
+    }
+
+    deinit { release(bytes) }
+
+    /// Maps the file at `path` read-only.
+    public static func map(path: String) throws(GGUFError) -> ByteStorage {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { throw .cannotOpen(path: path, reason: String(cString: strerror(errno))) }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw .cannotOpen(path: path, reason: String(cString: strerror(errno))) }
+        guard (st.st_mode & S_IFMT) == S_IFREG else { throw .cannotOpen(path: path, reason: "not a regular file") }
+        let size = Int(st.st_size)
+        if size == 0 {
+            return ByteStorage(bytes: UnsafeRawBufferPointer(start: nil, count: 0), release: { _ in })
+        }
+        guard let base = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), base != MAP_FAILED else {
+            throw .cannotOpen(path: path, reason: "mmap failed: " + String(cString: strerror(errno)))
+        }
+        return ByteStorage(bytes: UnsafeRawBufferPointer(start: base, count: size)) { b in
+            munmap(UnsafeMutableRawPointer(mutating: b.baseAddress), b.count)
+        }
+    }
+
+    /// An owned copy of `bytes` (for data that never lived in a file, and for tests).
+    public static func copy(_ bytes: some Collection<UInt8>) -> ByteStorage {
+        let count = bytes.count
+        // 64-byte alignment so tensor views are as aligned as in a mapping.
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(count, 1), alignment: 64)
+        _ = buffer.initializeMemory(as: UInt8.self, from: bytes)
+        return ByteStorage(bytes: UnsafeRawBufferPointer(start: buffer.baseAddress, count: count)) { b in
+            UnsafeMutableRawPointer(mutating: b.baseAddress)?.deallocate()
+        }
+    }
+}
