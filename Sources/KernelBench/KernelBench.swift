@@ -1,0 +1,81 @@
+import GGUF
+import Kernels
+import SmolVLM
+
+/// Measures matrix products at model shapes through the same entry point the engine uses.
+public struct KernelBench {
+    /// A weight matrix shape (`rows` outputs, `columns` inputs) and how many activation rows meet it.
+    public struct Shape: Sendable, CustomStringConvertible {
+        public var rows: Int
+        public var columns: Int
+        public var batch: Int
+        public var label: String
+        public init(rows: Int, columns: Int, batch: Int = 1, label: String) {
+            self.rows = rows; self.columns = columns; self.batch = batch; self.label = label
+        }
+        public var description: String {
+            batch == 1 ? "\(rows)x\(columns)" : "\(rows)x\(columns) ·\(batch)"
+        }
+    }
+
+    public struct Result: Sendable {
+        public var seconds: Double
+        public var weightBytes: Int
+        public var operations: Double
+        /// Weight bytes streamed per second, in GB/s (10^9).
+        public var gigabytesPerSecond: Double { Double(weightBytes) / seconds / 1e9 }
+        /// Multiply-adds counted as two operations, per second, in 10^9.
+        public var gigaOpsPerSecond: Double { operations / seconds / 1e9 }
+    }
+
+    /// SmolVLM-256M text shapes (matrix·vector: one decoded token) and SigLIP shapes
+    /// (matrix·vector and, with 1024 patch rows, matrix·matrix: one 512-px tile).
+    public static let smolVLMShapes: [Shape] = [
+        Shape(rows: 576, columns: 576, label: "text attn q/o"),
+        Shape(rows: 1536, columns: 576, label: "text ffn up/gate"),
+        Shape(rows: 576, columns: 1536, label: "text ffn down"),
+        Shape(rows: 49280, columns: 576, label: "text output"),
+        Shape(rows: 768, columns: 768, label: "siglip attn"),
+        Shape(rows: 3072, columns: 768, label: "siglip ffn up"),
+        Shape(rows: 768, columns: 768, batch: 1024, label: "siglip attn, tile"),
+        Shape(rows: 3072, columns: 768, batch: 1024, label: "siglip ffn up, tile"),
+    ]
+
+    public let pool: ThreadPool
+    /// Minimum measured time per figure; the best of the repetitions is reported.
+    public var minimumSeconds: Double
+
+    public init(threads: Int, minimumSeconds: Double = 0.25) {
+        pool = ThreadPool(threads: threads)
+        self.minimumSeconds = minimumSeconds
+    }
+
+    public func measure(type: GGMLType, shape: Shape, kernels: KernelSet) -> Result {
+        let weights = SyntheticWeights.make(type: type, rows: shape.rows, columns: shape.columns, seed: 42)
+        let w = try! WeightMatrix(type: type, rows: shape.rows, columns: shape.columns, data: weights.pointer)
+        let x = SyntheticWeights.activations(count: shape.batch * shape.columns, seed: 7)
+        var y = [Float](repeating: 0, count: shape.batch * shape.rows)
+        var scratch = ScratchBuffer()
+        let clock = ContinuousClock()
+        var best = Double.infinity
+        var total = 0.0
+        var reps = 0
+        // One warm-up, then repeat until the time budget is spent (at least twice).
+        while reps < 3 || total < minimumSeconds {
+            let start = clock.now
+            x.withUnsafeBufferPointer { xp in
+                y.withUnsafeMutableBufferPointer { yp in
+                    MatMul.multiply(w, xp.baseAddress!, rows: shape.batch, into: yp.baseAddress!,
+                                    scratch: &scratch, pool: pool, kernels: kernels)
+                }
+            }
+            let elapsed = clock.now - start
+            let s = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+            if reps > 0 { best = min(best, s); total += s }
+            reps += 1
+        }
+        let bytes = w.rowStride * w.rows
+        let ops = 2.0 * Double(shape.rows) * Double(shape.columns) * Double(shape.batch)
+        return Result(seconds: best, weightBytes: bytes, operations: ops)
+    }
+}

@@ -1,0 +1,118 @@
+import GGUF
+import Kernels
+
+/// One kernel table (an instruction set's implementations), immutable for the process.
+public struct KernelSet: @unchecked Sendable {
+    public let table: UnsafePointer<sv_kernels>
+
+    /// The best instruction set this CPU supports, or the one `SMOLVLM_ISA` names.
+    public static var `default`: KernelSet { KernelSet(table: sv_kernels_default()) }
+
+    /// A specific instruction set, or nil if this CPU (or this build) lacks it.
+    public init?(isa: sv_isa) {
+        guard let t = sv_kernels_for(isa) else { return nil }
+        table = t
+    }
+
+    init(table: UnsafePointer<sv_kernels>) { self.table = table }
+
+    public var isa: sv_isa { table.pointee.isa }
+    public var name: String { String(cString: sv_isa_name(table.pointee.isa)) }
+
+    /// Every instruction set this CPU can run, scalar first.
+    public static var supported: [KernelSet] {
+        (0 ..< SV_ISA_COUNT.rawValue).compactMap { KernelSet(isa: sv_isa(rawValue: $0)) }
+    }
+}
+
+/// A row-major weight matrix in a ggml type: `rows` rows of `columns` elements, each row
+/// `rowStride` bytes apart. It points into memory someone else keeps alive (a mapped GGUF file).
+public struct WeightMatrix: @unchecked Sendable {
+    public let type: GGMLType
+    public let kernelType: sv_type
+    public let rows: Int
+    public let columns: Int
+    public let rowStride: Int
+    public let data: UnsafeRawPointer
+
+    public init(type: GGMLType, rows: Int, columns: Int, data: UnsafeRawPointer) throws(GGUFError) {
+        guard let kt = type.kernelType else { throw .unsupportedTensorType(tensor: "matrix", type: type.name) }
+        guard let stride = type.byteCount(elements: columns) else {
+            throw .invalidShape(tensor: "matrix", shape: [UInt64(columns), UInt64(rows)], reason: "row length is not a whole number of blocks")
+        }
+        self.type = type
+        kernelType = kt
+        self.rows = rows
+        self.columns = columns
+        rowStride = stride
+        self.data = data
+    }
+
+    /// The matrix of a 2-D tensor in a mapped GGUF file (`shape[0]` = columns).
+    public init(_ tensor: GGUFTensorInfo, in file: GGUFFile) throws(GGUFError) {
+        let bytes = file.bytes(of: tensor)
+        try self.init(type: tensor.type, rows: tensor.rowCount, columns: tensor.rowLength, data: bytes.baseAddress!)
+    }
+
+    /// The activation type this matrix multiplies against (ggml's vec_dot_type).
+    public var activationType: sv_type { sv_vec_dot_type(kernelType) }
+    /// Bytes of one activation row once converted to ``activationType``.
+    public var activationRowBytes: Int { sv_row_bytes(activationType, Int64(columns)) }
+}
+
+/// Matrix products the way ggml's CPU backend does them: activations are first converted to
+/// the weight type's partner (Q8_0, Q8_1, Q8_K, F16, BF16 or F32), then every output is one
+/// dot product of a weight row with a converted activation row. Rows are split across threads.
+public enum MatMul {
+    /// `y[j][r] = Σ_c w[r][c] · x[j][c]` for `m` activation rows of `w.columns` floats.
+    ///
+    /// - Parameters:
+    ///   - x: `m × w.columns` floats, row-major.
+    ///   - y: `m × w.rows` floats, row-major.
+    ///   - scratch: reused buffer for converted activations; grown as needed.
+    public static func multiply(_ w: WeightMatrix, _ x: UnsafePointer<Float>, rows m: Int,
+                                into y: UnsafeMutablePointer<Float>,
+                                scratch: inout ScratchBuffer, pool: ThreadPool, kernels: KernelSet) {
+        let actType = w.activationType
+        let actRowBytes = w.activationRowBytes
+        let converted = scratch.reserve(actRowBytes * m)
+        guard let convert = sv_kernels_from_float(kernels.table, actType) else {
+            preconditionFailure("no conversion to \(actType) in the \(kernels.name) table")
+        }
+        let cols = w.columns
+        if m == 1 {
+            convert(x, converted, Int64(cols))
+        } else {
+            pool.parallelFor(m) { range in
+                for j in range { convert(x + j * cols, converted + j * actRowBytes, Int64(cols)) }
+            }
+        }
+        // Weight rows are split in multiples of 16 so threads never share a cache line of `y`.
+        pool.parallelFor(w.rows, granularity: 16) { range in
+            sv_matmul_rows(kernels.table, w.kernelType, Int64(cols), w.data, w.rowStride,
+                           converted, actRowBytes, Int64(m), y, Int64(w.rows),
+                           Int64(range.lowerBound), Int64(range.upperBound))
+        }
+    }
+}
+
+/// A growable, 64-byte-aligned byte buffer reused across calls (no per-token allocation).
+public struct ScratchBuffer: ~Copyable {
+    private var base: UnsafeMutableRawPointer?
+    private var capacity = 0
+
+    public init() {}
+
+    deinit { base?.deallocate() }
+
+    /// A pointer to at least `bytes` bytes, valid until the next call.
+    public mutating func reserve(_ bytes: Int) -> UnsafeMutableRawPointer {
+        if bytes > capacity || base == nil {
+            base?.deallocate()
+            capacity = max(bytes, capacity * 2, 64)
+            base = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 64)
+        }
+        return base!
+    }
+}
+

@@ -1,0 +1,77 @@
+import ArgumentParser
+import Foundation
+import GGUF
+import KernelBench
+import Kernels
+import SmolVLM
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure the engine.",
+        subcommands: [BenchKernels.self]
+    )
+}
+
+struct BenchKernels: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kernels",
+        abstract: "Matrix·vector and matrix·matrix throughput per weight type at SmolVLM shapes, SIMD next to scalar.",
+        discussion: """
+        GB/s counts weight bytes streamed (decode is bound by it); GOP/s counts a multiply-add as two \
+        operations. Each figure is the best of repeated runs. The ratio column is the SIMD figure over \
+        the scalar reference's.
+        """
+    )
+
+    @Option(help: "Threads (the caller included).") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: "Comma-separated weight types (default: every computable type).") var types: String?
+    @Option(help: "Instruction sets to time besides scalar: best, or all.") var isa: String = "best"
+    @Option(help: "Minimum seconds measured per figure.") var seconds: Double = 0.25
+    @Flag(help: "Skip the matrix·matrix shapes (the scalar path is slow there).") var noMatmat = false
+
+    func run() throws {
+        let order: [GGMLType] = [.f32, .f16, .bf16, .q8_0, .q4_0, .q4_1, .q4_K, .q5_K, .q6_K]
+        let selected: [GGMLType] = try types.map { list in
+            try list.split(separator: ",").map { name in
+                guard let t = GGMLType(name: String(name)), t.isComputable else {
+                    throw ValidationError("unknown or unsupported type '\(name)'")
+                }
+                return t
+            }
+        } ?? order
+        guard let scalar = KernelSet(isa: SV_ISA_SCALAR) else { throw ValidationError("no scalar kernels") }
+        let simd: [KernelSet]
+        switch isa {
+        case "best": simd = [KernelSet.default].filter { $0.isa != SV_ISA_SCALAR }
+        case "all": simd = KernelSet.supported.filter { $0.isa != SV_ISA_SCALAR }
+        default: throw ValidationError("--isa takes best or all")
+        }
+        let shapes = KernelBench.smolVLMShapes.filter { !noMatmat || $0.batch == 1 }
+        let bench = KernelBench(threads: threads, minimumSeconds: seconds)
+
+        print("smolvlm bench kernels: \(threads) thread(s); ISAs on this CPU: "
+              + KernelSet.supported.map(\.name).joined(separator: ", ") + "; engine default: \(KernelSet.default.name)")
+        var header = "type  shape              " + "scalar GB/s  GOP/s".leftPad(19)
+        for k in simd { header += "  " + "\(k.name) GB/s  GOP/s".leftPad(22) + "  ratio" }
+        print(header)
+        for type in selected {
+            for shape in shapes {
+                let s = bench.measure(type: type, shape: shape, kernels: scalar)
+                var line = type.name.padding(toLength: 6, withPad: " ", startingAt: 0)
+                    + shape.description.padding(toLength: 19, withPad: " ", startingAt: 0)
+                    + fmt(s.gigabytesPerSecond).leftPad(11) + fmt(s.gigaOpsPerSecond).leftPad(8)
+                for k in simd {
+                    let r = bench.measure(type: type, shape: shape, kernels: k)
+                    line += fmt(r.gigabytesPerSecond).leftPad(16) + fmt(r.gigaOpsPerSecond).leftPad(8)
+                        + (String(format: "%.1f", s.seconds / r.seconds) + "x").leftPad(7)
+                }
+                print(line + "   " + shape.label)
+                fflush(nil)  // flush every stream: rows appear as they are measured
+            }
+        }
+    }
+
+    private func fmt(_ v: Double) -> String {
+        v >= 100 ? String(format: "%.0f", v) : v >= 10 ? String(format: "%.1f", v) : String(format: "%.2f", v)
+    }
+}

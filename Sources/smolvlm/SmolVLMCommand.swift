@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct SmolVLMCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "smolvlm",
+        abstract: "Run SmolVLM vision-language models from GGUF files on the CPU.",
+        subcommands: [Inspect.self, Bench.self]
+    )
+}
