@@ -25,7 +25,9 @@
 #include <immintrin.h>
 
 // Scalar float expressions stay unfused, like the oracle's.
+#if defined(__clang__)
 #pragma STDC FP_CONTRACT OFF
+#endif
 
 #if defined(__clang__)
 #pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma,f16c,avx2"))), apply_to = function)
