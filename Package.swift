@@ -40,6 +40,9 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Loads llama.cpp reference fixtures (Tests/Fixtures) and compares against them.
+        .target(name: "ReferenceFixtures", dependencies: ["Kernels"], path: "Tests/Support"),
+        .testTarget(name: "ReferenceFixturesTests", dependencies: ["ReferenceFixtures"]),
         .testTarget(name: "GGUFTests", dependencies: ["GGUF", "Kernels"], resources: [.copy("Fixtures")]),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "SmolVLM", "KernelBench"]),
     ]

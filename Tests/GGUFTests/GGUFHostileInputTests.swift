@@ -215,9 +215,9 @@ struct GGUFHostileInputTests {
     }
 
     @Test func unsupportedTypeCannotBeDequantized() throws {
-        let bytes = GGUFBuilder.file(tensors: [T(name: "w", shape: [32], type: 6, offset: 0)],  // Q5_0
-                                     data: [UInt8](repeating: 0, count: 22))
+        let bytes = GGUFBuilder.file(tensors: [T(name: "w", shape: [32], type: 20, offset: 0)],  // IQ4_NL
+                                     data: [UInt8](repeating: 0, count: 18))
         let f = try parse(bytes)
-        #expect(throws: GGUFError.unsupportedTensorType(tensor: "w", type: "Q5_0")) { try f.dequantize(f.tensors[0]) }
+        #expect(throws: GGUFError.unsupportedTensorType(tensor: "w", type: "IQ4_NL")) { try f.dequantize(f.tensors[0]) }
     }
 }
