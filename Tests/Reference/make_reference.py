@@ -91,6 +91,24 @@ def generation_case(name: str, model_path: Path, prompt_text: str, note: str) ->
           f"min top-2 gap {(gaps[:, -1] - gaps[:, -2]).min():.2e}")
 
 
+# Models the tests need that CI cannot rebuild without llama.cpp are committed, small.
+COMMITTED_MODELS = FIXTURES / "models"
+COMMITTED = {"tiny-text-q4_k_m"}
+
+
+def ensure_synthetic() -> None:
+    """Builds the synthetic models the cases use (deterministic; see models/README.md) and
+    copies the ones CI cannot rebuild into Tests/Fixtures/models/."""
+    import shutil
+    import subprocess
+    script = ROOT / "models" / "make_synthetic.py"
+    for preset, types in [("tiny", "f16,q8_0,q4_k_m"), ("smolvlm-256m", "f16,q8_0")]:
+        subprocess.run([sys.executable, str(script), "--preset", preset, "--types", types], check=True)
+    COMMITTED_MODELS.mkdir(parents=True, exist_ok=True)
+    for name in COMMITTED:
+        shutil.copyfile(MODELS / f"{name}.gguf", COMMITTED_MODELS / f"{name}.gguf")
+
+
 def chat_prompt(model_path: Path, question: str) -> str:
     import gguf
     r = gguf.GGUFReader(str(model_path))
@@ -114,6 +132,13 @@ def main() -> None:
         prompt = chat_prompt(smollm2, USER_QUESTION)
         generation_case("generate-smollm2-q4_1", smollm2, prompt,
                         "ChatML as llama.cpp's built-in template formats it (no default system prompt)")
+    if want("synthetic-text"):
+        ensure_synthetic()
+        tokenizer_case("tokenizer-smolvlm", MODELS / "tiny-text-q8_0.gguf")
+        for name in ["tiny-text-f16", "tiny-text-q8_0", "tiny-text-q4_k_m", "smolvlm-256m-text-q8_0"]:
+            path = COMMITTED_MODELS / f"{name}.gguf" if name in COMMITTED else MODELS / f"{name}.gguf"
+            generation_case(f"generate-{name.replace('-text', '')}", path, chat_prompt(path, TEXT_PROMPT),
+                            "SmolVLM's User:/Assistant: template as llama.cpp's built-in template formats it")
 
 
 if __name__ == "__main__":
