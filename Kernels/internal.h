@@ -31,6 +31,8 @@ float sv_vec_dot_bf16_bf16_generic(int64_t n, const void *w, const void *x);
 float sv_vec_dot_q8_0_q8_0_generic(int64_t n, const void *w, const void *x);
 float sv_vec_dot_q4_0_q8_0_generic(int64_t n, const void *w, const void *x);
 float sv_vec_dot_q4_1_q8_1_generic(int64_t n, const void *w, const void *x);
+float sv_vec_dot_q5_0_q8_0_generic(int64_t n, const void *w, const void *x);
+float sv_vec_dot_q5_1_q8_1_generic(int64_t n, const void *w, const void *x);
 float sv_vec_dot_q4_K_q8_K_generic(int64_t n, const void *w, const void *x);
 float sv_vec_dot_q5_K_q8_K_generic(int64_t n, const void *w, const void *x);
 float sv_vec_dot_q6_K_q8_K_generic(int64_t n, const void *w, const void *x);
@@ -51,6 +53,13 @@ void sv_fill_kernels_neon_dotprod(sv_kernels *k);
 #endif
 
 // MARK: - Shared helpers
+
+/// The 32 fifth bits of a Q5_0/Q5_1 block as one word: bit j belongs to element j. The
+/// bytes are little-endian in the file; assembling them keeps the read unaligned-safe
+/// and independent of the host's byte order.
+static inline uint32_t sv_q5_high_bits(const uint8_t qh[4]) {
+    return (uint32_t)qh[0] | ((uint32_t)qh[1] << 8) | ((uint32_t)qh[2] << 16) | ((uint32_t)qh[3] << 24);
+}
 
 /// Unpacks the j-th 6-bit scale and min of a Q4_K/Q5_K block (ggml's get_scale_min_k4).
 static inline void sv_get_scale_min_k4(int j, const uint8_t *q, uint8_t *d, uint8_t *m) {

@@ -283,8 +283,9 @@ static inline int32x4_t sv_dot16_wide(int32x4_t acc, int8x16_t a, int8x16_t b) {
     return vpadalq_s16(acc, vmull_high_s8(a, b));
 }
 
-// Dot of 32 pairs where |a| <= 15 or a in [-8, 7] (4-bit quants): four products per
-// int16 lane stay within 4 · 15 · 128 = 7680.
+// Dot of 32 pairs where |a| <= 31 (4- and 5-bit quants: Q4_0 in [-8, 7], Q4_1 in
+// [0, 15], Q5_0 in [-16, 15], Q5_1 in [0, 31]): four products per int16 lane stay
+// within 4 · 31 · 128 = 15872.
 static inline int16x8_t sv_dot32_small_s16(int8x16_t a0, int8x16_t a1, int8x16_t b0, int8x16_t b1) {
     int16x8_t p = vmull_s8(vget_low_s8(a0), vget_low_s8(b0));
     p = vmlal_high_s8(p, a0, b0);
@@ -379,6 +380,89 @@ static float sv_vec_dot_q4_1_q8_1_neon(int64_t n, const void *vw, const void *vx
     }
     for (; i < nb; i++) {
         sv_unpack_q4_1(w[i].qs, &lo, &hi);
+        const int32x4_t a0 = sv_q4_q8_block_neon(lo, hi, x[i].qs);
+        s0 = vmlaq_n_f32(s0, vcvtq_f32_s32(a0), sv_h2f(w[i].d) * sv_h2f(x[i].d));
+        summs += sv_h2f(w[i].m) * sv_h2f(x[i].s);
+    }
+    return vaddvq_f32(vaddq_f32(s0, s1)) + summs;
+}
+
+// MARK: - Q5_0 / Q5_1
+
+// The fifth bits of a Q5 block as byte masks in element order (0xFF where set):
+// TBL spreads byte k of qh over 8 lanes, then each lane tests its own bit.
+// *lo covers elements 0..15 (low nibbles), *hi elements 16..31 (high nibbles).
+static inline void sv_q5_high_masks(const uint8_t *qh, uint8x16_t *lo, uint8x16_t *hi) {
+    static const uint8_t spread[32] = { 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
+                                        2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3 };
+    const uint8x16_t bits = vreinterpretq_u8_u32(vdupq_n_u32(sv_q5_high_bits(qh)));
+    const uint8x16_t bit = vreinterpretq_u8_u64(vdupq_n_u64(0x8040201008040201ull));
+    *lo = vtstq_u8(vqtbl1q_u8(bits, vld1q_u8(spread)), bit);
+    *hi = vtstq_u8(vqtbl1q_u8(bits, vld1q_u8(spread + 16)), bit);
+}
+
+// Q5_0 quants in [-16, 15]: nibble − 16, plus 16 where the fifth bit is set; i.e.
+// subtract 16 only where it is clear.
+static inline void sv_unpack_q5_0(const sv_block_q5_0 *b, int8x16_t *lo, int8x16_t *hi) {
+    uint8x16_t hlo, hhi;
+    sv_q5_high_masks(b->qh, &hlo, &hhi);
+    const uint8x16_t q = vld1q_u8(b->qs), sixteen = vdupq_n_u8(16);
+    *lo = vreinterpretq_s8_u8(vsubq_u8(vandq_u8(q, vdupq_n_u8(0x0F)), vbicq_u8(sixteen, hlo)));
+    *hi = vreinterpretq_s8_u8(vsubq_u8(vshrq_n_u8(q, 4), vbicq_u8(sixteen, hhi)));
+}
+
+// Q5_1 quants in [0, 31].
+static inline void sv_unpack_q5_1(const sv_block_q5_1 *b, int8x16_t *lo, int8x16_t *hi) {
+    uint8x16_t hlo, hhi;
+    sv_q5_high_masks(b->qh, &hlo, &hhi);
+    const uint8x16_t q = vld1q_u8(b->qs), sixteen = vdupq_n_u8(16);
+    *lo = vreinterpretq_s8_u8(vorrq_u8(vandq_u8(q, vdupq_n_u8(0x0F)), vandq_u8(sixteen, hlo)));
+    *hi = vreinterpretq_s8_u8(vorrq_u8(vshrq_n_u8(q, 4), vandq_u8(sixteen, hhi)));
+}
+
+static float sv_vec_dot_q5_0_q8_0_neon(int64_t n, const void *vw, const void *vx) {
+    const sv_block_q5_0 *w = vw;
+    const sv_block_q8_0 *x = vx;
+    const int64_t nb = n / SV_QK8_0;
+    float32x4_t s0 = vdupq_n_f32(0.0f), s1 = s0;
+    int64_t i = 0;
+    int8x16_t lo, hi;
+    for (; i + 2 <= nb; i += 2) {
+        sv_unpack_q5_0(&w[i], &lo, &hi);
+        const int32x4_t a0 = sv_q4_q8_block_neon(lo, hi, x[i].qs);
+        sv_unpack_q5_0(&w[i + 1], &lo, &hi);
+        const int32x4_t a1 = sv_q4_q8_block_neon(lo, hi, x[i + 1].qs);
+        s0 = vmlaq_n_f32(s0, vcvtq_f32_s32(a0), sv_h2f(w[i].d) * sv_h2f(x[i].d));
+        s1 = vmlaq_n_f32(s1, vcvtq_f32_s32(a1), sv_h2f(w[i + 1].d) * sv_h2f(x[i + 1].d));
+    }
+    for (; i < nb; i++) {
+        sv_unpack_q5_0(&w[i], &lo, &hi);
+        const int32x4_t a0 = sv_q4_q8_block_neon(lo, hi, x[i].qs);
+        s0 = vmlaq_n_f32(s0, vcvtq_f32_s32(a0), sv_h2f(w[i].d) * sv_h2f(x[i].d));
+    }
+    return vaddvq_f32(vaddq_f32(s0, s1));
+}
+
+// Q5_1 · Q8_1 = d_w d_x Σ q5 q8 + m_w · s_x, as Q4_1.
+static float sv_vec_dot_q5_1_q8_1_neon(int64_t n, const void *vw, const void *vx) {
+    const sv_block_q5_1 *w = vw;
+    const sv_block_q8_1 *x = vx;
+    const int64_t nb = n / SV_QK8_1;
+    float32x4_t s0 = vdupq_n_f32(0.0f), s1 = s0;
+    float summs = 0.0f;
+    int64_t i = 0;
+    int8x16_t lo, hi;
+    for (; i + 2 <= nb; i += 2) {
+        sv_unpack_q5_1(&w[i], &lo, &hi);
+        const int32x4_t a0 = sv_q4_q8_block_neon(lo, hi, x[i].qs);
+        sv_unpack_q5_1(&w[i + 1], &lo, &hi);
+        const int32x4_t a1 = sv_q4_q8_block_neon(lo, hi, x[i + 1].qs);
+        s0 = vmlaq_n_f32(s0, vcvtq_f32_s32(a0), sv_h2f(w[i].d) * sv_h2f(x[i].d));
+        s1 = vmlaq_n_f32(s1, vcvtq_f32_s32(a1), sv_h2f(w[i + 1].d) * sv_h2f(x[i + 1].d));
+        summs += sv_h2f(w[i].m) * sv_h2f(x[i].s) + sv_h2f(w[i + 1].m) * sv_h2f(x[i + 1].s);
+    }
+    for (; i < nb; i++) {
+        sv_unpack_q5_1(&w[i], &lo, &hi);
         const int32x4_t a0 = sv_q4_q8_block_neon(lo, hi, x[i].qs);
         s0 = vmlaq_n_f32(s0, vcvtq_f32_s32(a0), sv_h2f(w[i].d) * sv_h2f(x[i].d));
         summs += sv_h2f(w[i].m) * sv_h2f(x[i].s);
@@ -625,6 +709,57 @@ static float sv_vec_dot_q4_1_q8_1_neon_dotprod(int64_t n, const void *vw, const 
 }
 
 SV_TARGET_DOTPROD
+static float sv_vec_dot_q5_0_q8_0_neon_dotprod(int64_t n, const void *vw, const void *vx) {
+    const sv_block_q5_0 *w = vw;
+    const sv_block_q8_0 *x = vx;
+    const int64_t nb = n / SV_QK8_0;
+    float32x4_t s0 = vdupq_n_f32(0.0f), s1 = s0;
+    int64_t i = 0;
+    int8x16_t lo, hi;
+    for (; i + 2 <= nb; i += 2) {
+        sv_unpack_q5_0(&w[i], &lo, &hi);
+        const int32x4_t a0 = sv_dot32_sdot(lo, hi, x[i].qs);
+        sv_unpack_q5_0(&w[i + 1], &lo, &hi);
+        const int32x4_t a1 = sv_dot32_sdot(lo, hi, x[i + 1].qs);
+        s0 = vmlaq_n_f32(s0, vcvtq_f32_s32(a0), sv_h2f(w[i].d) * sv_h2f(x[i].d));
+        s1 = vmlaq_n_f32(s1, vcvtq_f32_s32(a1), sv_h2f(w[i + 1].d) * sv_h2f(x[i + 1].d));
+    }
+    for (; i < nb; i++) {
+        sv_unpack_q5_0(&w[i], &lo, &hi);
+        const int32x4_t a0 = sv_dot32_sdot(lo, hi, x[i].qs);
+        s0 = vmlaq_n_f32(s0, vcvtq_f32_s32(a0), sv_h2f(w[i].d) * sv_h2f(x[i].d));
+    }
+    return vaddvq_f32(vaddq_f32(s0, s1));
+}
+
+SV_TARGET_DOTPROD
+static float sv_vec_dot_q5_1_q8_1_neon_dotprod(int64_t n, const void *vw, const void *vx) {
+    const sv_block_q5_1 *w = vw;
+    const sv_block_q8_1 *x = vx;
+    const int64_t nb = n / SV_QK8_1;
+    float32x4_t s0 = vdupq_n_f32(0.0f), s1 = s0;
+    float summs = 0.0f;
+    int64_t i = 0;
+    int8x16_t lo, hi;
+    for (; i + 2 <= nb; i += 2) {
+        sv_unpack_q5_1(&w[i], &lo, &hi);
+        const int32x4_t a0 = sv_dot32_sdot(lo, hi, x[i].qs);
+        sv_unpack_q5_1(&w[i + 1], &lo, &hi);
+        const int32x4_t a1 = sv_dot32_sdot(lo, hi, x[i + 1].qs);
+        s0 = vmlaq_n_f32(s0, vcvtq_f32_s32(a0), sv_h2f(w[i].d) * sv_h2f(x[i].d));
+        s1 = vmlaq_n_f32(s1, vcvtq_f32_s32(a1), sv_h2f(w[i + 1].d) * sv_h2f(x[i + 1].d));
+        summs += sv_h2f(w[i].m) * sv_h2f(x[i].s) + sv_h2f(w[i + 1].m) * sv_h2f(x[i + 1].s);
+    }
+    for (; i < nb; i++) {
+        sv_unpack_q5_1(&w[i], &lo, &hi);
+        const int32x4_t a0 = sv_dot32_sdot(lo, hi, x[i].qs);
+        s0 = vmlaq_n_f32(s0, vcvtq_f32_s32(a0), sv_h2f(w[i].d) * sv_h2f(x[i].d));
+        summs += sv_h2f(w[i].m) * sv_h2f(x[i].s);
+    }
+    return vaddvq_f32(vaddq_f32(s0, s1)) + summs;
+}
+
+SV_TARGET_DOTPROD
 static float sv_vec_dot_q4_K_q8_K_neon_dotprod(int64_t n, const void *vw, const void *vx) {
     const sv_block_q4_K *w = vw;
     const sv_block_q8_K *x = vx;
@@ -723,6 +858,8 @@ void sv_fill_kernels_neon(sv_kernels *k) {
     k->vec_dot[SV_TYPE_Q8_0] = sv_vec_dot_q8_0_q8_0_neon;
     k->vec_dot[SV_TYPE_Q4_0] = sv_vec_dot_q4_0_q8_0_neon;
     k->vec_dot[SV_TYPE_Q4_1] = sv_vec_dot_q4_1_q8_1_neon;
+    k->vec_dot[SV_TYPE_Q5_0] = sv_vec_dot_q5_0_q8_0_neon;
+    k->vec_dot[SV_TYPE_Q5_1] = sv_vec_dot_q5_1_q8_1_neon;
     k->vec_dot[SV_TYPE_Q4_K] = sv_vec_dot_q4_K_q8_K_neon;
     k->vec_dot[SV_TYPE_Q5_K] = sv_vec_dot_q5_K_q8_K_neon;
     k->vec_dot[SV_TYPE_Q6_K] = sv_vec_dot_q6_K_q8_K_neon;
@@ -733,6 +870,8 @@ void sv_fill_kernels_neon_dotprod(sv_kernels *k) {
     k->vec_dot[SV_TYPE_Q8_0] = sv_vec_dot_q8_0_q8_0_neon_dotprod;
     k->vec_dot[SV_TYPE_Q4_0] = sv_vec_dot_q4_0_q8_0_neon_dotprod;
     k->vec_dot[SV_TYPE_Q4_1] = sv_vec_dot_q4_1_q8_1_neon_dotprod;
+    k->vec_dot[SV_TYPE_Q5_0] = sv_vec_dot_q5_0_q8_0_neon_dotprod;
+    k->vec_dot[SV_TYPE_Q5_1] = sv_vec_dot_q5_1_q8_1_neon_dotprod;
     k->vec_dot[SV_TYPE_Q4_K] = sv_vec_dot_q4_K_q8_K_neon_dotprod;
     k->vec_dot[SV_TYPE_Q5_K] = sv_vec_dot_q5_K_q8_K_neon_dotprod;
     k->vec_dot[SV_TYPE_Q6_K] = sv_vec_dot_q6_K_q8_K_neon_dotprod;

@@ -36,6 +36,38 @@ static void sv_dequantize_row_q4_1(const sv_block_q4_1 *x, float *y, int64_t nb)
     }
 }
 
+// Q5_0: q = nibble | (fifth bit << 4) in 0..31, w = (q - 16)*d, the int converted
+// before the one multiply (ggml's x0*d; gguf-py's d * float32(q - 16)).
+static void sv_dequantize_row_q5_0(const sv_block_q5_0 *x, float *y, int64_t nb) {
+    for (int64_t i = 0; i < nb; i++) {
+        const float d = sv_fp16_to_fp32(x[i].d);
+        const uint32_t qh = sv_q5_high_bits(x[i].qh);
+        for (int j = 0; j < SV_QK5_0 / 2; j++) {
+            const int lo = ((x[i].qs[j] & 0x0F) | (int)(((qh >> j) & 1u) << 4)) - 16;
+            const int hi = ((x[i].qs[j] >> 4) | (int)(((qh >> (j + 16)) & 1u) << 4)) - 16;
+            y[j] = (float)lo * d;
+            y[j + SV_QK5_0 / 2] = (float)hi * d;
+        }
+        y += SV_QK5_0;
+    }
+}
+
+// Q5_1: w = q*d + m, two roundings (multiply, then add), never fused.
+static void sv_dequantize_row_q5_1(const sv_block_q5_1 *x, float *y, int64_t nb) {
+    for (int64_t i = 0; i < nb; i++) {
+        const float d = sv_fp16_to_fp32(x[i].d);
+        const float m = sv_fp16_to_fp32(x[i].m);
+        const uint32_t qh = sv_q5_high_bits(x[i].qh);
+        for (int j = 0; j < SV_QK5_1 / 2; j++) {
+            const int lo = (x[i].qs[j] & 0x0F) | (int)(((qh >> j) & 1u) << 4);
+            const int hi = (x[i].qs[j] >> 4) | (int)(((qh >> (j + 16)) & 1u) << 4);
+            y[j] = (float)lo * d + m;
+            y[j + SV_QK5_1 / 2] = (float)hi * d + m;
+        }
+        y += SV_QK5_1;
+    }
+}
+
 static void sv_dequantize_row_q8_0(const sv_block_q8_0 *x, float *y, int64_t nb) {
     for (int64_t i = 0; i < nb; i++) {
         const float d = sv_fp16_to_fp32(x[i].d);
@@ -144,6 +176,8 @@ int sv_dequantize_row(sv_type t, const void *x, float *y, int64_t n) {
     }
     case SV_TYPE_Q4_0: sv_dequantize_row_q4_0(x, y, nb); return 0;
     case SV_TYPE_Q4_1: sv_dequantize_row_q4_1(x, y, nb); return 0;
+    case SV_TYPE_Q5_0: sv_dequantize_row_q5_0(x, y, nb); return 0;
+    case SV_TYPE_Q5_1: sv_dequantize_row_q5_1(x, y, nb); return 0;
     case SV_TYPE_Q8_0: sv_dequantize_row_q8_0(x, y, nb); return 0;
     case SV_TYPE_Q4_K: sv_dequantize_row_q4_K(x, y, nb); return 0;
     case SV_TYPE_Q5_K: sv_dequantize_row_q5_K(x, y, nb); return 0;

@@ -15,6 +15,8 @@ int64_t sv_type_block_elems(sv_type t) {
     case SV_TYPE_BF16: return 1;
     case SV_TYPE_Q4_0: return SV_QK4_0;
     case SV_TYPE_Q4_1: return SV_QK4_1;
+    case SV_TYPE_Q5_0: return SV_QK5_0;
+    case SV_TYPE_Q5_1: return SV_QK5_1;
     case SV_TYPE_Q8_0: return SV_QK8_0;
     case SV_TYPE_Q8_1: return SV_QK8_1;
     case SV_TYPE_Q4_K:
@@ -32,6 +34,8 @@ size_t sv_type_block_bytes(sv_type t) {
     case SV_TYPE_BF16: return sizeof(sv_bf16);
     case SV_TYPE_Q4_0: return sizeof(sv_block_q4_0);
     case SV_TYPE_Q4_1: return sizeof(sv_block_q4_1);
+    case SV_TYPE_Q5_0: return sizeof(sv_block_q5_0);
+    case SV_TYPE_Q5_1: return sizeof(sv_block_q5_1);
     case SV_TYPE_Q8_0: return sizeof(sv_block_q8_0);
     case SV_TYPE_Q8_1: return sizeof(sv_block_q8_1);
     case SV_TYPE_Q4_K: return sizeof(sv_block_q4_K);
@@ -45,6 +49,8 @@ size_t sv_type_block_bytes(sv_type t) {
 // GGUF data is used in place, so a padding byte anywhere would misread every tensor.
 _Static_assert(sizeof(sv_block_q4_0) == 18, "q4_0 layout");
 _Static_assert(sizeof(sv_block_q4_1) == 20, "q4_1 layout");
+_Static_assert(sizeof(sv_block_q5_0) == 22, "q5_0 layout");
+_Static_assert(sizeof(sv_block_q5_1) == 24, "q5_1 layout");
 _Static_assert(sizeof(sv_block_q8_0) == 34, "q8_0 layout");
 _Static_assert(sizeof(sv_block_q8_1) == 36, "q8_1 layout");
 _Static_assert(sizeof(sv_block_q4_K) == 144, "q4_K layout");
@@ -61,8 +67,10 @@ size_t sv_row_bytes(sv_type t, int64_t n) {
 sv_type sv_vec_dot_type(sv_type weight) {
     switch (weight) {
     case SV_TYPE_Q4_0:
+    case SV_TYPE_Q5_0:
     case SV_TYPE_Q8_0: return SV_TYPE_Q8_0;
-    case SV_TYPE_Q4_1: return SV_TYPE_Q8_1;
+    case SV_TYPE_Q4_1:
+    case SV_TYPE_Q5_1: return SV_TYPE_Q8_1;
     case SV_TYPE_Q4_K:
     case SV_TYPE_Q5_K:
     case SV_TYPE_Q6_K: return SV_TYPE_Q8_K;
@@ -78,6 +86,8 @@ const char *sv_type_name(sv_type t) {
     case SV_TYPE_BF16: return "bf16";
     case SV_TYPE_Q4_0: return "q4_0";
     case SV_TYPE_Q4_1: return "q4_1";
+    case SV_TYPE_Q5_0: return "q5_0";
+    case SV_TYPE_Q5_1: return "q5_1";
     case SV_TYPE_Q8_0: return "q8_0";
     case SV_TYPE_Q8_1: return "q8_1";
     case SV_TYPE_Q4_K: return "q4_K";

@@ -84,6 +84,49 @@ float sv_vec_dot_q4_1_q8_1_generic(int64_t n, const void *vw, const void *vx) {
     return sum + summ;
 }
 
+// Q5_0: q - 16 in [-16, 15], otherwise exactly Q4_0's structure.
+float sv_vec_dot_q5_0_q8_0_generic(int64_t n, const void *vw, const void *vx) {
+    const sv_block_q5_0 *w = vw;
+    const sv_block_q8_0 *x = vx;
+    const int64_t nb = n / SV_QK8_0;
+    float sum = 0.0f;
+    for (int64_t i = 0; i < nb; i++) {
+        const uint32_t qh = sv_q5_high_bits(w[i].qh);
+        int isum = 0;
+        for (int j = 0; j < SV_QK5_0 / 2; j++) {
+            const int lo = ((w[i].qs[j] & 0x0F) | (int)(((qh >> j) & 1u) << 4)) - 16;
+            const int hi = ((w[i].qs[j] >> 4) | (int)(((qh >> (j + 16)) & 1u) << 4)) - 16;
+            isum += lo * x[i].qs[j];
+            isum += hi * x[i].qs[j + SV_QK5_0 / 2];
+        }
+        sum += (float)isum * (sv_fp16_to_fp32(w[i].d) * sv_fp16_to_fp32(x[i].d));
+    }
+    return sum;
+}
+
+// Q5_1: as Q4_1 with q in 0..31. The m*s terms are summed apart from the d*d*isum
+// terms and added once at the end, as ggml's x86 kernel does (ggml's generic one
+// folds both into one running sum; only the float order differs).
+float sv_vec_dot_q5_1_q8_1_generic(int64_t n, const void *vw, const void *vx) {
+    const sv_block_q5_1 *w = vw;
+    const sv_block_q8_1 *x = vx;
+    const int64_t nb = n / SV_QK8_1;
+    float sum = 0.0f, summ = 0.0f;
+    for (int64_t i = 0; i < nb; i++) {
+        const uint32_t qh = sv_q5_high_bits(w[i].qh);
+        int isum = 0;
+        for (int j = 0; j < SV_QK5_1 / 2; j++) {
+            const int lo = (w[i].qs[j] & 0x0F) | (int)(((qh >> j) & 1u) << 4);
+            const int hi = (w[i].qs[j] >> 4) | (int)(((qh >> (j + 16)) & 1u) << 4);
+            isum += lo * x[i].qs[j];
+            isum += hi * x[i].qs[j + SV_QK5_1 / 2];
+        }
+        sum += (float)isum * (sv_fp16_to_fp32(w[i].d) * sv_fp16_to_fp32(x[i].d));
+        summ += sv_fp16_to_fp32(w[i].m) * sv_fp16_to_fp32(x[i].s);
+    }
+    return sum + summ;
+}
+
 // MARK: - K-quants against Q8_K
 
 // The min term of Q4_K/Q5_K is Σ_sb dmin*m_sb*Σ_{l in sb} x_l; the Q8_K bsums
@@ -211,6 +254,8 @@ void sv_fill_kernels_generic(sv_kernels *k) {
     k->vec_dot[SV_TYPE_Q8_0] = sv_vec_dot_q8_0_q8_0_generic;
     k->vec_dot[SV_TYPE_Q4_0] = sv_vec_dot_q4_0_q8_0_generic;
     k->vec_dot[SV_TYPE_Q4_1] = sv_vec_dot_q4_1_q8_1_generic;
+    k->vec_dot[SV_TYPE_Q5_0] = sv_vec_dot_q5_0_q8_0_generic;
+    k->vec_dot[SV_TYPE_Q5_1] = sv_vec_dot_q5_1_q8_1_generic;
     k->vec_dot[SV_TYPE_Q4_K] = sv_vec_dot_q4_K_q8_K_generic;
     k->vec_dot[SV_TYPE_Q5_K] = sv_vec_dot_q5_K_q8_K_generic;
     k->vec_dot[SV_TYPE_Q6_K] = sv_vec_dot_q6_K_q8_K_generic;

@@ -24,6 +24,8 @@ typedef enum sv_type {
     SV_TYPE_F16  = 1,
     SV_TYPE_Q4_0 = 2,
     SV_TYPE_Q4_1 = 3,
+    SV_TYPE_Q5_0 = 6,
+    SV_TYPE_Q5_1 = 7,
     SV_TYPE_Q8_0 = 8,
     SV_TYPE_Q8_1 = 9,
     SV_TYPE_Q4_K = 12,
@@ -36,6 +38,8 @@ typedef enum sv_type {
 
 #define SV_QK4_0 32
 #define SV_QK4_1 32
+#define SV_QK5_0 32
+#define SV_QK5_1 32
 #define SV_QK8_0 32
 #define SV_QK8_1 32
 #define SV_QK_K 256
@@ -46,6 +50,10 @@ typedef uint16_t sv_bf16; // bfloat16 bits
 
 typedef struct { sv_half d; uint8_t qs[SV_QK4_0 / 2]; } sv_block_q4_0;                 // 18 B
 typedef struct { sv_half d; sv_half m; uint8_t qs[SV_QK4_1 / 2]; } sv_block_q4_1;      // 20 B
+// Q5_0 / Q5_1: element j (< 16) is low nibble of qs[j] plus bit j of qh (as a little-endian
+// uint32) as bit 4; element j + 16 is the high nibble of qs[j] plus bit j + 16.
+typedef struct { sv_half d; uint8_t qh[4]; uint8_t qs[SV_QK5_0 / 2]; } sv_block_q5_0;            // 22 B, w = d*(q - 16)
+typedef struct { sv_half d; sv_half m; uint8_t qh[4]; uint8_t qs[SV_QK5_1 / 2]; } sv_block_q5_1; // 24 B, w = d*q + m
 typedef struct { sv_half d; int8_t qs[SV_QK8_0]; } sv_block_q8_0;                      // 34 B
 typedef struct { sv_half d; sv_half s; int8_t qs[SV_QK8_1]; } sv_block_q8_1;           // 36 B, s = d * sum(qs)
 typedef struct {
@@ -92,7 +100,7 @@ sv_bf16 sv_fp32_to_bf16(float f);  // NaN stays a quiet NaN, otherwise RNE
 
 // MARK: - Dequantization (scalar: exactness to ggml's dequantize_row_* is the point)
 
-/// Dequantize n elements of type t (F32, F16, BF16, Q4_0, Q4_1, Q8_0, Q4_K, Q5_K, Q6_K).
+/// Dequantize n elements of type t (F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K).
 /// Returns 0, or -1 for an unsupported type or an n that is not a multiple of the block size.
 int sv_dequantize_row(sv_type t, const void *x, float *y, int64_t n);
 

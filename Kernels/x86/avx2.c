@@ -87,6 +87,22 @@ static inline __m256i sv_avx2_unpack_nibbles(const uint8_t *p) {
     return _mm256_and_si256(both, _mm256_set1_epi8(0x0F));
 }
 
+// The 32 fifth bits of a Q5_0/Q5_1 block (bit j ↔ element j) → 32 bytes in element
+// order, 0xFF where the bit is set: byte k of qh goes to bytes 8k..8k+7 (pshufb stays
+// inside a 128-bit lane, so the word is broadcast to both), then each byte keeps its
+// own bit and compares equal to it.
+static inline __m256i sv_avx2_q5_high_mask(const uint8_t *qh) {
+    const __m256i spread = _mm256_setr_epi64x(0, 0x0101010101010101, 0x0202020202020202, 0x0303030303030303);
+    const __m256i bit = _mm256_set1_epi64x((long long)0x8040201008040201ull);
+    const __m256i bytes = _mm256_shuffle_epi8(_mm256_set1_epi32((int)sv_q5_high_bits(qh)), spread);
+    return _mm256_cmpeq_epi8(_mm256_and_si256(bytes, bit), bit);
+}
+
+// A Q5 block's quants as 32 unsigned bytes in element order, 0..31.
+static inline __m256i sv_avx2_unpack_q5(const uint8_t *qs, const uint8_t *qh) {
+    return _mm256_or_si256(sv_avx2_unpack_nibbles(qs), _mm256_and_si256(sv_avx2_q5_high_mask(qh), _mm256_set1_epi8(0x10)));
+}
+
 // MARK: - from_float
 
 // |x|-max of 32 floats. vmaxps returns its second operand when either is NaN, so
@@ -307,6 +323,64 @@ static float sv_vec_dot_q4_1_q8_1_avx2(int64_t n, const void *vw, const void *vx
     return sv_avx2_hsum_ps(acc) + summ;
 }
 
+// Q5_0 · Q8_0: Σ (q−16)·y = Σ q·y − Σ 16·y with q = 0..31 unsigned, both through
+// maddubs (pair sums ≤ 2·31·128), subtracted in int16 (|difference| ≤ 2·16·128).
+// Exact for every activation byte, -128 included: the sign trick used for Q4_0 would
+// cost as many instructions here and is not.
+static inline __m256i sv_avx2_dot_q5_0_block(const sv_block_q5_0 *w, const int8_t *ys) {
+    const __m256i y = _mm256_loadu_si256((const __m256i *)ys);
+    const __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(sv_avx2_unpack_q5(w->qs, w->qh), y),
+                                       _mm256_maddubs_epi16(_mm256_set1_epi8(16), y));
+    return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
+}
+
+static float sv_vec_dot_q5_0_q8_0_avx2(int64_t n, const void *vw, const void *vx) {
+    const sv_block_q5_0 *w = vw;
+    const sv_block_q8_0 *x = vx;
+    const int64_t nb = n / SV_QK8_0;
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 2 <= nb; i += 2) {
+        const __m256i p0 = sv_avx2_dot_q5_0_block(&w[i], x[i].qs);
+        const __m256i p1 = sv_avx2_dot_q5_0_block(&w[i + 1], x[i + 1].qs);
+        const __m128 d = sv_avx2_scale2x2(w[i].d, x[i].d, w[i + 1].d, x[i + 1].d);
+        acc0 = _mm256_fmadd_ps(_mm256_broadcastss_ps(d), _mm256_cvtepi32_ps(p0), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_broadcastss_ps(_mm_movehl_ps(d, d)), _mm256_cvtepi32_ps(p1), acc1);
+    }
+    if (i < nb) {
+        const __m256i p = sv_avx2_dot_q5_0_block(&w[i], x[i].qs);
+        acc0 = _mm256_fmadd_ps(sv_avx2_scale2(w[i].d, x[i].d), _mm256_cvtepi32_ps(p), acc0);
+    }
+    return sv_avx2_hsum_ps(_mm256_add_ps(acc0, acc1));
+}
+
+// Q5_1 · Q8_1: q = 0..31 feeds maddubs directly (pair sums ≤ 2·31·128); the m·s
+// terms are collected as in Q4_1.
+static float sv_vec_dot_q5_1_q8_1_avx2(int64_t n, const void *vw, const void *vx) {
+    const sv_block_q5_1 *w = vw;
+    const sv_block_q8_1 *x = vx;
+    const int64_t nb = n / SV_QK8_1;
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    __m128 accm = _mm_setzero_ps(); // lane 1: Σ m_w·s_x
+    int64_t i = 0;
+    for (; i + 2 <= nb; i += 2) {
+        const __m256i p0 = sv_avx2_dot_u8_i8(sv_avx2_unpack_q5(w[i].qs, w[i].qh), _mm256_loadu_si256((const __m256i *)x[i].qs));
+        const __m256i p1 = sv_avx2_dot_u8_i8(sv_avx2_unpack_q5(w[i + 1].qs, w[i + 1].qh), _mm256_loadu_si256((const __m256i *)x[i + 1].qs));
+        const __m128 prod0 = _mm_mul_ps(sv_avx2_h2f_pair(&w[i].d), sv_avx2_h2f_pair(&x[i].d));         // d*d, m*s
+        const __m128 prod1 = _mm_mul_ps(sv_avx2_h2f_pair(&w[i + 1].d), sv_avx2_h2f_pair(&x[i + 1].d));
+        acc0 = _mm256_fmadd_ps(_mm256_broadcastss_ps(prod0), _mm256_cvtepi32_ps(p0), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_broadcastss_ps(prod1), _mm256_cvtepi32_ps(p1), acc1);
+        accm = _mm_add_ps(accm, _mm_add_ps(prod0, prod1));
+    }
+    if (i < nb) {
+        const __m256i p = sv_avx2_dot_u8_i8(sv_avx2_unpack_q5(w[i].qs, w[i].qh), _mm256_loadu_si256((const __m256i *)x[i].qs));
+        const __m128 prod = _mm_mul_ps(sv_avx2_h2f_pair(&w[i].d), sv_avx2_h2f_pair(&x[i].d));
+        acc0 = _mm256_fmadd_ps(_mm256_broadcastss_ps(prod), _mm256_cvtepi32_ps(p), acc0);
+        accm = _mm_add_ps(accm, prod);
+    }
+    return sv_avx2_hsum_ps(_mm256_add_ps(acc0, acc1)) + _mm_cvtss_f32(_mm_movehdup_ps(accm));
+}
+
 // MARK: - K-quants against Q8_K
 
 // The 12 packed bytes of Q4_K/Q5_K scales → 8 six-bit scales and 8 six-bit mins,
@@ -501,6 +575,8 @@ void sv_fill_kernels_avx2(sv_kernels *k) {
     k->vec_dot[SV_TYPE_Q8_0] = sv_vec_dot_q8_0_q8_0_avx2;
     k->vec_dot[SV_TYPE_Q4_0] = sv_vec_dot_q4_0_q8_0_avx2;
     k->vec_dot[SV_TYPE_Q4_1] = sv_vec_dot_q4_1_q8_1_avx2;
+    k->vec_dot[SV_TYPE_Q5_0] = sv_vec_dot_q5_0_q8_0_avx2;
+    k->vec_dot[SV_TYPE_Q5_1] = sv_vec_dot_q5_1_q8_1_avx2;
     k->vec_dot[SV_TYPE_Q4_K] = sv_vec_dot_q4_K_q8_K_avx2;
     k->vec_dot[SV_TYPE_Q5_K] = sv_vec_dot_q5_K_q8_K_avx2;
     k->vec_dot[SV_TYPE_Q6_K] = sv_vec_dot_q6_K_q8_K_avx2;

@@ -79,5 +79,5 @@ public struct GGMLType: Hashable, Sendable, CustomStringConvertible {
     ]
 
     /// The types SmolVLM GGUF files use, which the kernels implement.
-    public static let computable: Set<GGMLType> = [f32, f16, bf16, q8_0, q4_0, q4_1, q4_K, q5_K, q6_K]
+    public static let computable: Set<GGMLType> = [f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_K, q5_K, q6_K]
 }

@@ -23,8 +23,8 @@ public enum SyntheticWeights {
     /// Byte offsets of the f16 scale fields inside one block.
     static func scaleFieldOffsets(_ type: GGMLType) -> [Int] {
         switch type {
-        case .q8_0, .q4_0: [0]
-        case .q4_1, .q4_K, .q5_K: [0, 2]
+        case .q8_0, .q4_0, .q5_0: [0]
+        case .q4_1, .q5_1, .q4_K, .q5_K: [0, 2]
         case .q6_K: [208]
         default: []
         }

@@ -30,7 +30,7 @@ struct BenchKernels: ParsableCommand {
     @Flag(help: "Skip the matrix·matrix shapes (the scalar path is slow there).") var noMatmat = false
 
     func run() throws {
-        let order: [GGMLType] = [.f32, .f16, .bf16, .q8_0, .q4_0, .q4_1, .q4_K, .q5_K, .q6_K]
+        let order: [GGMLType] = [.f32, .f16, .bf16, .q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .q4_K, .q5_K, .q6_K]
         let selected: [GGMLType] = try types.map { list in
             try list.split(separator: ",").map { name in
                 guard let t = GGMLType(name: String(name)), t.isComputable else {
@@ -56,6 +56,13 @@ struct BenchKernels: ParsableCommand {
         print(header)
         for type in selected {
             for shape in shapes {
+                guard type.byteCount(elements: shape.columns) != nil else {
+                    // ggml's quantizer stores such tensors in a 32-block type instead (Q4_K → Q5_0, …).
+                    print(type.name.padding(toLength: 6, withPad: " ", startingAt: 0)
+                          + shape.description.padding(toLength: 19, withPad: " ", startingAt: 0)
+                          + "n/a: rows of \(shape.columns) are not whole \(type.blockElements)-element blocks")
+                    continue
+                }
                 let s = bench.measure(type: type, shape: shape, kernels: scalar)
                 var line = type.name.padding(toLength: 6, withPad: " ", startingAt: 0)
                     + shape.description.padding(toLength: 19, withPad: " ", startingAt: 0)

@@ -51,7 +51,7 @@ struct GGUFFixtureTests {
 
     @Test func dequantizationIsBitIdenticalToGGUFPy() throws {
         let dir = fixtures.appendingPathComponent("quant")
-        #expect(manifest.tensors.count == 9)
+        #expect(manifest.tensors.count == 11)
         for t in manifest.tensors {
             let info = try #require(file.tensor(named: t.name))
             #expect(info.type.name == t.type)

@@ -31,7 +31,7 @@ extension sv_type: @retroactive CustomTestStringConvertible {
 
 private let weightTypes: [sv_type] = [
     SV_TYPE_F32, SV_TYPE_F16, SV_TYPE_BF16, SV_TYPE_Q8_0, SV_TYPE_Q4_0, SV_TYPE_Q4_1,
-    SV_TYPE_Q4_K, SV_TYPE_Q5_K, SV_TYPE_Q6_K,
+    SV_TYPE_Q5_0, SV_TYPE_Q5_1, SV_TYPE_Q4_K, SV_TYPE_Q5_K, SV_TYPE_Q6_K,
 ]
 private let partnerTypes: [sv_type] = [SV_TYPE_Q8_0, SV_TYPE_Q8_1, SV_TYPE_Q8_K, SV_TYPE_F16, SV_TYPE_BF16, SV_TYPE_F32]
 
@@ -102,15 +102,15 @@ private func decode(_ t: sv_type, _ b: [UInt8], _ n: Int) -> [Float] {
 /// Byte offsets (within a block) of the f16 scale fields, and of the min fields.
 private func scaleFields(_ t: sv_type) -> (scales: [Int], mins: [Int]) {
     switch t {
-    case SV_TYPE_Q4_0, SV_TYPE_Q8_0: return ([0], [])
-    case SV_TYPE_Q4_1, SV_TYPE_Q4_K, SV_TYPE_Q5_K: return ([0], [2])
+    case SV_TYPE_Q4_0, SV_TYPE_Q5_0, SV_TYPE_Q8_0: return ([0], [])
+    case SV_TYPE_Q4_1, SV_TYPE_Q5_1, SV_TYPE_Q4_K, SV_TYPE_Q5_K: return ([0], [2])
     case SV_TYPE_Q6_K: return ([208], [])
     default: return ([], [])
     }
 }
 
 /// A random weight row: float types from normal data, quantized types from random
-/// bytes with sane f16 scales (0.001–0.05; Q4_1's min may be negative).
+/// bytes with sane f16 scales (0.001–0.05; the min of Q4_1 and Q5_1 may be negative).
 private func randomWeights(_ t: sv_type, _ n: Int, _ rng: inout Rng) -> [UInt8] {
     switch t {
     case SV_TYPE_F32, SV_TYPE_F16, SV_TYPE_BF16:
@@ -122,7 +122,7 @@ private func randomWeights(_ t: sv_type, _ n: Int, _ rng: inout Rng) -> [UInt8] 
         for blk in 0..<nb {
             for o in scales { storeU16(&b, blk * bs + o, sv_fp32_to_fp16(rng.uniform(0.001, 0.05))) }
             for o in mins {
-                let sign: Float = (t == SV_TYPE_Q4_1 && Bool.random(using: &rng)) ? -1 : 1
+                let sign: Float = (hasMinTimesSum(t) && Bool.random(using: &rng)) ? -1 : 1
                 storeU16(&b, blk * bs + o, sv_fp32_to_fp16(sign * rng.uniform(0.001, 0.05)))
             }
         }
@@ -147,9 +147,20 @@ private func randomActivations(_ n: Int, _ rng: inout Rng) -> [Float] {
     return x
 }
 
-/// Σ|w_i·x_i| with the min term of Q4_1/Q4_K/Q5_K counted separately (so cancellation
-/// between d·q and the min cannot hide float error), plus the magnitude of Q4_1's m·s
-/// terms. Float error of any dot ordering is a small multiple of this.
+/// Types whose dot adds a per-block m_w·s_x term (s_x = the Q8_1 block's stored f16 sum).
+private func hasMinTimesSum(_ t: sv_type) -> Bool { t == SV_TYPE_Q4_1 || t == SV_TYPE_Q5_1 }
+
+/// Σ_blocks |m_w·s_x| for Q4_1/Q5_1 (m at byte 2 of the weight block, s at byte 2 of Q8_1's).
+private func minTimesSumMagnitude(_ t: sv_type, _ n: Int, _ w: [UInt8], _ x: [UInt8]) -> Double {
+    let bs = sv_type_block_bytes(t)
+    return (0..<(n / 32)).reduce(0.0) { acc, blk in
+        acc + abs(Double(sv_fp16_to_fp32(loadU16(w, blk * bs + 2))) * Double(sv_fp16_to_fp32(loadU16(x, blk * 36 + 2))))
+    }
+}
+
+/// Σ|w_i·x_i| with the min term of Q4_1/Q5_1/Q4_K/Q5_K counted separately (so cancellation
+/// between d·q and the min cannot hide float error), plus the magnitude of Q4_1's and
+/// Q5_1's m·s terms. Float error of any dot ordering is a small multiple of this.
 private func errorScale(_ t: sv_type, _ n: Int, _ w: [UInt8], _ xt: sv_type, _ x: [UInt8]) -> Double {
     let wf = decode(t, w, n), xf = decode(xt, x, n)
     var noMin = w
@@ -158,11 +169,7 @@ private func errorScale(_ t: sv_type, _ n: Int, _ w: [UInt8], _ xt: sv_type, _ x
     let wq = decode(t, noMin, n)
     var s = 0.0
     for i in 0..<n { s += (abs(Double(wq[i])) + abs(Double(wf[i]) - Double(wq[i]))) * abs(Double(xf[i])) }
-    if t == SV_TYPE_Q4_1 {
-        for blk in 0..<nb {
-            s += abs(Double(sv_fp16_to_fp32(loadU16(w, blk * 20 + 2))) * Double(sv_fp16_to_fp32(loadU16(x, blk * 36 + 2))))
-        }
-    }
+    if hasMinTimesSum(t) { s += minTimesSumMagnitude(t, n, w, x) }
     return s
 }
 
@@ -216,6 +223,12 @@ struct ConversionTests {
         #expect(sv_row_bytes(SV_TYPE_Q8_0, 33) == 0)
         #expect(sv_row_bytes(SV_TYPE_F16, 7) == 14)
         #expect(sv_vec_dot_type(SV_TYPE_Q4_1) == SV_TYPE_Q8_1)
+        #expect(sv_row_bytes(SV_TYPE_Q5_0, 576) == 18 * 22)
+        #expect(sv_row_bytes(SV_TYPE_Q5_1, 960) == 30 * 24)
+        #expect(sv_row_bytes(SV_TYPE_Q5_1, 48) == 0)
+        #expect(sv_vec_dot_type(SV_TYPE_Q5_0) == SV_TYPE_Q8_0)
+        #expect(sv_vec_dot_type(SV_TYPE_Q5_1) == SV_TYPE_Q8_1)
+        #expect(typeName(SV_TYPE_Q5_0) == "q5_0" && typeName(SV_TYPE_Q5_1) == "q5_1")
         #expect(sv_vec_dot_type(SV_TYPE_Q6_K) == SV_TYPE_Q8_K)
         #expect(sv_vec_dot_type(SV_TYPE_BF16) == SV_TYPE_BF16)
         #expect(sv_type_block_elems(SV_TYPE_COUNT) == 0)
@@ -274,9 +287,30 @@ struct ScalarOracleTests {
         }
     }
 
+    /// Bit j of a Q5 block's qh is the fifth bit of element j: of the low nibble of qs[j]
+    /// for j < 16, of the high nibble of qs[j - 16] above (ggml's layout).
+    @Test func q5HighBitBelongsToElementOfSameIndex() {
+        for j in 0..<32 {
+            let qh = UInt32(1) << j
+            let qhBytes = (0..<4).map { UInt8((qh >> (8 * $0)) & 0xFF) }
+            var q50 = [UInt8](repeating: 0, count: 22), q51 = [UInt8](repeating: 0, count: 24)
+            storeU16(&q50, 0, sv_fp32_to_fp16(1)) // d = 1
+            storeU16(&q51, 0, sv_fp32_to_fp16(1)) // d = 1, m = 0.5
+            storeU16(&q51, 2, sv_fp32_to_fp16(0.5))
+            for k in 0..<4 { q50[2 + k] = qhBytes[k]; q51[4 + k] = qhBytes[k] }
+            for k in 0..<16 { q50[6 + k] = 0x21; q51[8 + k] = 0x21 } // low nibble 1, high nibble 2
+            let y0 = decode(SV_TYPE_Q5_0, q50, 32), y1 = decode(SV_TYPE_Q5_1, q51, 32)
+            for i in 0..<32 {
+                let q = (i < 16 ? 1 : 2) + (i == j ? 16 : 0)
+                #expect(y0[i] == Float(q - 16), "q5_0 bit \(j) element \(i)")
+                #expect(y1[i] == Float(q) + 0.5, "q5_1 bit \(j) element \(i)")
+            }
+        }
+    }
+
     /// The generic dot equals Σ dequant(w)·dequant(x) up to float rounding, which
     /// shows the oracle's integer bookkeeping (nibble order, scale unpacking, bsums,
-    /// the Q4_1 min term) is right.
+    /// the Q4_1/Q5_1 min term) is right.
     @Test(arguments: weightTypes)
     func genericDotMatchesDequantizedReference(_ t: sv_type) {
         var rng = Rng(0x5EED + UInt64(t.rawValue))
@@ -288,12 +322,10 @@ struct ScalarOracleTests {
             var ref = 0.0
             for i in 0..<n { ref += Double(wf[i]) * Double(xf[i]) }
             var tol = 1e-5 * errorScale(t, n, w, xt, x)
-            if t == SV_TYPE_Q4_1 {
+            if hasMinTimesSum(t) {
                 // The oracle uses the stored s = f16(d·Σq), not Σ of the dequantized x:
                 // allow its f16 rounding, |m|·|s|·2^-11 per block.
-                for blk in 0..<(n / 32) {
-                    tol += abs(Double(sv_fp16_to_fp32(loadU16(w, blk * 20 + 2))) * Double(sv_fp16_to_fp32(loadU16(x, blk * 36 + 2)))) * 0x1p-10
-                }
+                tol += minTimesSumMagnitude(t, n, w, x) * 0x1p-10
             }
             let got = Double(dot(scalar, t, n, w, x))
             #expect(abs(got - ref) <= tol, "\(typeName(t)) n=\(n): generic \(got) vs reference \(ref), tol \(tol)")

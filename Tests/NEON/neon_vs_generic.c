@@ -141,7 +141,8 @@ static void fill_pattern(float *x, int64_t n, int pattern) {
 
 static const sv_type k_from_types[] = { SV_TYPE_Q8_0, SV_TYPE_Q8_1, SV_TYPE_Q8_K, SV_TYPE_F16, SV_TYPE_BF16, SV_TYPE_F32 };
 static const sv_type k_dot_types[] = { SV_TYPE_F32, SV_TYPE_F16, SV_TYPE_BF16, SV_TYPE_Q8_0, SV_TYPE_Q4_0,
-                                       SV_TYPE_Q4_1, SV_TYPE_Q4_K, SV_TYPE_Q5_K, SV_TYPE_Q6_K };
+                                       SV_TYPE_Q4_1, SV_TYPE_Q5_0, SV_TYPE_Q5_1, SV_TYPE_Q4_K, SV_TYPE_Q5_K,
+                                       SV_TYPE_Q6_K };
 #define NELEMS(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 // Odd block counts (1, 3, 5, 7, 9 blocks) plus the model's row lengths.
@@ -223,6 +224,8 @@ static void make_weights(sv_type t, int64_t n, void *row, int exact) {
             case SV_TYPE_Q8_0: first = 2; last = bb; break;
             case SV_TYPE_Q4_0: first = 2; last = bb; break;
             case SV_TYPE_Q4_1: first = 4; last = bb; break;
+            case SV_TYPE_Q5_0: first = 2; last = bb; break; // qh and qs: every quant 0 or 31
+            case SV_TYPE_Q5_1: first = 4; last = bb; break;
             case SV_TYPE_Q4_K:
             case SV_TYPE_Q5_K: first = 4 + SV_K_SCALE_SIZE; last = bb; break;
             case SV_TYPE_Q6_K: first = 0; last = SV_QK_K / 2 + SV_QK_K / 4; break;
@@ -261,6 +264,21 @@ static void make_weights(sv_type t, int64_t n, void *row, int exact) {
     }
     case SV_TYPE_Q4_1: {
         sv_block_q4_1 *b = row;
+        rng_bytes(b, (size_t)nb * sizeof(*b));
+        for (int64_t i = 0; i < nb; i++) {
+            b[i].d = h(exact ? 1.0f / 16.0f : fabsf(sane_scale()));
+            b[i].m = h(exact ? (float)rng_sign() / 8.0f : sane_scale());
+        }
+        break;
+    }
+    case SV_TYPE_Q5_0: {
+        sv_block_q5_0 *b = row;
+        rng_bytes(b, (size_t)nb * sizeof(*b));
+        for (int64_t i = 0; i < nb; i++) b[i].d = h(exact ? (float)rng_sign() / 16.0f : sane_scale());
+        break;
+    }
+    case SV_TYPE_Q5_1: {
+        sv_block_q5_1 *b = row;
         rng_bytes(b, (size_t)nb * sizeof(*b));
         for (int64_t i = 0; i < nb; i++) {
             b[i].d = h(exact ? 1.0f / 16.0f : fabsf(sane_scale()));
@@ -367,7 +385,7 @@ static void activations_to_f32(sv_type p, int64_t n, const void *row, float *out
 }
 
 // Σ|terms| of the float sums a dot performs: the scale for its rounding error. The
-// min parts of Q4_1 / Q4_K / Q5_K are separate float terms that may cancel against
+// min parts of Q4_1 / Q5_1 / Q4_K / Q5_K are separate float terms that may cancel against
 // the scale part, so they are counted separately (dequantize with one field zeroed).
 static double dot_magnitude(sv_type t, int64_t n, const void *w, const void *x) {
     const sv_type p = sv_vec_dot_type(t);
@@ -381,21 +399,21 @@ static double dot_magnitude(sv_type t, int64_t n, const void *w, const void *x) 
     const size_t bb = sv_type_block_bytes(t);
     for (int part = 0; part < 2; part++) {
         memcpy(tmp, w, wb);
-        const int has_min = t == SV_TYPE_Q4_1 || t == SV_TYPE_Q4_K || t == SV_TYPE_Q5_K;
+        const int has_min = t == SV_TYPE_Q4_1 || t == SV_TYPE_Q5_1 || t == SV_TYPE_Q4_K || t == SV_TYPE_Q5_K;
         if (part == 1 && !has_min) break;
         for (int64_t i = 0; i < nb && has_min; i++) {
             uint8_t *blk = tmp + (size_t)i * bb;
-            // d is at offset 0 and m/dmin at offset 2 in all three layouts.
+            // d is at offset 0 and m/dmin at offset 2 in all four layouts.
             memset(blk + (part == 0 ? 2 : 0), 0, 2);
         }
         sv_dequantize_row(t, tmp, wf, n);
         for (int64_t i = 0; i < n; i++) mag += fabs((double)wf[i] * (double)xf[i]);
     }
-    if (t == SV_TYPE_Q4_1) {
+    if (t == SV_TYPE_Q4_1 || t == SV_TYPE_Q5_1) {
         // The min term is m·s with s the stored (f16) block sum of the activations.
         for (int64_t i = 0; i < nb; i++) {
-            mag += fabs((double)sv_fp16_to_fp32(((const sv_block_q4_1 *)w)[i].m) *
-                        (double)sv_fp16_to_fp32(((const sv_block_q8_1 *)x)[i].s));
+            const sv_half m = t == SV_TYPE_Q4_1 ? ((const sv_block_q4_1 *)w)[i].m : ((const sv_block_q5_1 *)w)[i].m;
+            mag += fabs((double)sv_fp16_to_fp32(m) * (double)sv_fp16_to_fp32(((const sv_block_q8_1 *)x)[i].s));
         }
     }
     free(xf); free(wf); free(tmp);
@@ -547,11 +565,11 @@ int main(void) {
     // The sdot table must really carry sdot dots, not just inherit the NEON ones.
     const sv_kernels *kn = sv_kernels_for(SV_ISA_NEON), *kd = sv_kernels_for(SV_ISA_NEON_DOTPROD);
     if (kn != NULL && kd != NULL && !detect_only) {
-        static const sv_type int_dots[] = { SV_TYPE_Q8_0, SV_TYPE_Q4_0, SV_TYPE_Q4_1,
-                                            SV_TYPE_Q4_K, SV_TYPE_Q5_K, SV_TYPE_Q6_K };
+        static const sv_type int_dots[] = { SV_TYPE_Q8_0, SV_TYPE_Q4_0, SV_TYPE_Q4_1, SV_TYPE_Q5_0,
+                                            SV_TYPE_Q5_1, SV_TYPE_Q4_K, SV_TYPE_Q5_K, SV_TYPE_Q6_K };
         int distinct = 1;
         for (int i = 0; i < NELEMS(int_dots); i++) distinct &= kd->vec_dot[int_dots[i]] != kn->vec_dot[int_dots[i]];
-        check(distinct, "%-12s integer dots (q8_0 q4_0 q4_1 q4_K q5_K q6_K) are its own, not neon's", kd->name);
+        check(distinct, "%-12s integer dots (q8_0 q4_0 q4_1 q5_0 q5_1 q4_K q5_K q6_K) are its own, not neon's", kd->name);
     }
     printf("%d passed, %d failed\n", g_passed, g_failed);
     return g_failed == 0 ? 0 : 1;

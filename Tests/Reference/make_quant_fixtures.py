@@ -39,6 +39,9 @@ SHAPES = {  # type: (elements per row, rows)
     T.Q4_K: (768, 2),  # 3 super-blocks
     T.Q5_K: (768, 2),
     T.Q6_K: (768, 2),
+    # Last, so the random stream of the entries above (and their fixtures) is unchanged.
+    T.Q5_0: (288, 3),  # 9 blocks
+    T.Q5_1: (352, 3),  # 11 blocks
 }
 
 # Byte offsets of the f16 scale fields inside one block, which must be finite.
@@ -49,6 +52,8 @@ F16_FIELDS = {
     T.Q4_K: [0, 2],
     T.Q5_K: [0, 2],
     T.Q6_K: [208],
+    T.Q5_0: [0],
+    T.Q5_1: [0, 2],
 }
 
 
@@ -59,7 +64,7 @@ def random_blocks(rng: np.random.Generator, qtype: T, n_elems: int, rows: int) -
     raw = rng.integers(0, 256, size=(n_blocks, block_bytes), dtype=np.uint8)
     for off in F16_FIELDS[qtype]:
         scale = (rng.uniform(0.001, 0.05, size=n_blocks) * rng.choice([-1, 1], size=n_blocks)).astype(np.float16)
-        if qtype in (T.Q4_1, T.Q4_K, T.Q5_K) and off == 2:
+        if qtype in (T.Q4_1, T.Q5_1, T.Q4_K, T.Q5_K) and off == 2:
             scale = np.abs(scale)  # the min's scale is non-negative in real files; either sign must work
         raw[:, off:off + 2] = scale.view(np.uint8).reshape(n_blocks, 2)
     return raw.reshape(rows, -1)
