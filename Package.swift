@@ -43,6 +43,7 @@ let package = Package(
         // Loads llama.cpp reference fixtures (Tests/Fixtures) and compares against them.
         .target(name: "ReferenceFixtures", dependencies: ["Kernels"], path: "Tests/Support"),
         .testTarget(name: "ReferenceFixturesTests", dependencies: ["ReferenceFixtures"]),
+        .testTarget(name: "SmolVLMTests", dependencies: ["SmolVLM", "GGUF", "ReferenceFixtures"]),
         .testTarget(name: "GGUFTests", dependencies: ["GGUF", "Kernels"], resources: [.copy("Fixtures")]),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "SmolVLM", "KernelBench"]),
     ]

@@ -170,6 +170,31 @@ void sv_matmul_rows(const sv_kernels *k, sv_type wt, int64_t n,
                     float *y, int64_t y_stride,
                     int64_t r0, int64_t r1);
 
+// MARK: - Normalization and attention (ggml's CPU numerics)
+
+/// y = x / sqrt(mean(x²) + eps) · w (w may be NULL). The sum of squares is accumulated in
+/// double, as ggml's rms_norm does.
+void sv_rms_norm_f32(int64_t n, const float *x, const float *w, float eps, float *y);
+
+/// y[i] = silu(g[i]) · u[i], silu(x) = x / (1 + e^-x).
+void sv_swiglu_f32(int64_t n, const float *g, const float *u, float *y);
+
+/// One query row attending to n_kv cached positions (keys and values in f16, rows `stride`
+/// halves apart), with ggml's flash-attention numerics for batches of fewer than 64 query rows:
+/// q is rounded to f16, each score is the f16·f16 dot of the kernel table, the running
+/// softmax-weighted sum of values is kept in f16 and rescaled when the maximum grows.
+/// `scratch` holds 2·d halves.
+void sv_attention_row_f16acc(const sv_kernels *k, int64_t d, const float *q,
+                             const sv_half *keys, const sv_half *values, int64_t stride, int64_t n_kv,
+                             float scale, float *out, sv_half *scratch);
+
+/// The same with ggml's tiled flash-attention numerics (batches of 64 or more query rows):
+/// scores in f32 from f32 q and f16→f32 keys, positions taken 64 at a time, the running sum of
+/// values in f32. `scratch` holds 64 floats.
+void sv_attention_row_f32acc(int64_t d, const float *q,
+                             const sv_half *keys, const sv_half *values, int64_t stride, int64_t n_kv,
+                             float scale, float *out, float *scratch);
+
 // MARK: - Threading support
 
 /// A spin-wait hint (pause / yield) for the engine's thread pool.

@@ -1,0 +1,250 @@
+import Foundation
+import GGUF
+import Kernels
+
+/// One conversation's state for a ``LlamaModel``: the KV cache, the position, and the scratch
+/// buffers a forward pass needs (allocated once, grown only when a larger batch arrives).
+///
+/// Not thread-safe: one context serves one caller; make one context per concurrent stream.
+public final class LlamaContext {
+    public let model: LlamaModel
+    /// Positions the KV cache can hold.
+    public let capacity: Int
+    /// Tokens evaluated so far (the next position).
+    public private(set) var position = 0
+
+    /// Positions evaluated per forward pass; larger inputs are split, as llama.cpp's n_ubatch.
+    public static let microBatch = 512
+    /// Batches of at least this many rows take ggml's tiled flash-attention numerics.
+    static let tiledAttentionRows = 64
+
+    let pool: ThreadPool
+    let kernels: KernelSet
+    private let cache: KVCache
+    private var scratch = ScratchBuffer()
+    private var buffers: Buffers
+    /// Converts f32 rows to f16 for the KV cache (F16C rounding on x86).
+    private let toHalf: sv_from_float_fn
+
+    /// - Parameters:
+    ///   - contextLength: positions to keep; default the smaller of the model's and 4096.
+    ///   - threads: threads for matrix products and attention; default the active processor count.
+    public init(model: LlamaModel, contextLength: Int? = nil, threads: Int? = nil, kernels: KernelSet = .default) throws {
+        let c = model.configuration
+        let requested = contextLength ?? min(c.contextLength, 4096)
+        guard requested > 0 else {
+            throw ModelError.invalidHyperParameter(key: "context length", value: String(requested), reason: "must be positive")
+        }
+        self.model = model
+        capacity = requested
+        pool = ThreadPool(threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
+        self.kernels = kernels
+        cache = KVCache(layers: c.blockCount, capacity: requested, kvDimension: c.kvDimension)
+        buffers = Buffers(rows: 1, configuration: c)
+        guard let toHalf = sv_kernels_from_float(kernels.table, SV_TYPE_F16) else {
+            preconditionFailure("kernel table \(kernels.name) lacks f16 conversion")
+        }
+        self.toHalf = toHalf
+    }
+
+    /// Forgets every evaluated position (the cache contents are overwritten as positions are reused).
+    public func reset() { position = 0 }
+
+    /// Rewinds to `position`, keeping the cache before it (for prefix reuse).
+    public func truncate(to position: Int) {
+        self.position = max(0, min(position, self.position))
+    }
+
+    // MARK: - Evaluation
+
+    /// Which positions of a batch produce logits.
+    public enum Logits: Sendable { case last, all }
+
+    /// Evaluates `tokens` at the next positions and returns logits (`vocabularySize` floats per
+    /// requested row, row-major).
+    public func evaluate(tokens: [Int], logits: Logits = .last) throws -> [Float] {
+        guard !tokens.isEmpty else { throw ModelError.emptyInput }
+        let vocab = model.configuration.vocabularySize
+        if let bad = tokens.first(where: { $0 < 0 || $0 >= vocab }) {
+            throw ModelError.tokenOutOfRange(token: bad, vocabularySize: vocab)
+        }
+        return try evaluate(count: tokens.count, logits: logits) { start, n, x in
+            let d = model.configuration.embeddingLength
+            for i in 0 ..< n { model.embed(tokens[start + i], into: x + i * d) }
+        }
+    }
+
+    /// Evaluates rows of input embeddings (`embeddingLength` floats each; e.g. projected image
+    /// features) at the next positions.
+    public func evaluate(embeddings: [Float], logits: Logits = .last) throws -> [Float] {
+        let d = model.configuration.embeddingLength
+        guard !embeddings.isEmpty, embeddings.count % d == 0 else { throw ModelError.emptyInput }
+        return try evaluate(count: embeddings.count / d, logits: logits) { start, n, x in
+            embeddings.withUnsafeBufferPointer { e in
+                x.update(from: e.baseAddress! + start * d, count: n * d)
+            }
+        }
+    }
+
+    private func evaluate(count: Int, logits: Logits,
+                          fill: (_ start: Int, _ n: Int, _ x: UnsafeMutablePointer<Float>) -> Void) throws -> [Float] {
+        guard position + count <= capacity else {
+            throw ModelError.contextOverflow(needed: position + count, capacity: capacity)
+        }
+        let vocab = model.configuration.vocabularySize
+        var out: [Float] = []
+        out.reserveCapacity(logits == .all ? count * vocab : vocab)
+        var start = 0
+        while start < count {
+            let n = min(Self.microBatch, count - start)
+            if buffers.rows < n { buffers = Buffers(rows: n, configuration: model.configuration) }
+            fill(start, n, buffers.x)
+            let wantAll = logits == .all
+            let isLast = start + n == count
+            forward(rows: n, outputRows: wantAll ? n : (isLast ? 1 : 0))
+            if wantAll || isLast {
+                out.append(contentsOf: UnsafeBufferPointer(start: buffers.logits, count: (wantAll ? n : 1) * vocab))
+            }
+            start += n
+        }
+        return out
+    }
+
+    // MARK: - Forward pass
+
+    /// Runs `n` rows already in `buffers.x` through every layer at positions `position ..<
+    /// position + n`, then the final norm and output projection for the last `outputRows` rows.
+    private func forward(rows n: Int, outputRows: Int) {
+        let c = model.configuration
+        let d = c.embeddingLength
+        let b = buffers
+        let p0 = position
+
+        for (l, layer) in model.layers.enumerated() {
+            // Attention block: x += Wo · attention(rope(Wq·h), rope(Wk·h), Wv·h), h = norm(x)
+            for i in 0 ..< n { sv_rms_norm_f32(Int64(d), b.x + i * d, layer.attentionNorm, c.rmsEpsilon, b.h + i * d) }
+            matmul(layer.wq, b.h, n, b.q)
+            matmul(layer.wk, b.h, n, b.k)
+            matmul(layer.wv, b.h, n, b.v)
+            for i in 0 ..< n {
+                rope(b.q + i * c.headCount * c.headDimension, heads: c.headCount, position: p0 + i)
+                rope(b.k + i * c.kvDimension, heads: c.headCountKV, position: p0 + i)
+                let kv = Int64(c.kvDimension)
+                toHalf(b.k + i * c.kvDimension, cache.keys(layer: l, position: p0 + i), kv)
+                toHalf(b.v + i * c.kvDimension, cache.values(layer: l, position: p0 + i), kv)
+            }
+            attention(layer: l, rows: n, firstPosition: p0)
+            matmul(layer.wo, b.attn, n, b.h)
+            for i in 0 ..< n * d { b.x[i] += b.h[i] }
+
+            // Feed-forward block: x += W_down · (silu(W_gate·h) ⊙ W_up·h), h = norm(x)
+            for i in 0 ..< n { sv_rms_norm_f32(Int64(d), b.x + i * d, layer.ffnNorm, c.rmsEpsilon, b.h + i * d) }
+            matmul(layer.gate, b.h, n, b.gate)
+            matmul(layer.up, b.h, n, b.up)
+            sv_swiglu_f32(Int64(n * c.feedForwardLength), b.gate, b.up, b.gate)
+            matmul(layer.down, b.gate, n, b.h)
+            for i in 0 ..< n * d { b.x[i] += b.h[i] }
+        }
+        position += n
+
+        guard outputRows > 0 else { return }
+        let first = n - outputRows
+        for i in 0 ..< outputRows {
+            sv_rms_norm_f32(Int64(d), b.x + (first + i) * d, model.outputNorm, c.rmsEpsilon, b.h + i * d)
+        }
+        matmul(model.output, b.h, outputRows, b.logits)
+    }
+
+    private func matmul(_ w: WeightMatrix, _ x: UnsafeMutablePointer<Float>, _ rows: Int, _ y: UnsafeMutablePointer<Float>) {
+        MatMul.multiply(w, x, rows: rows, into: y, scratch: &scratch, pool: pool, kernels: kernels)
+    }
+
+    /// RoPE as ggml applies it for arch `llama` ("normal" mode: adjacent pairs rotate), with the
+    /// angle of pair i built by repeated multiplication, θ_i = pos · base^(-2i/n), as ggml does.
+    private func rope(_ x: UnsafeMutablePointer<Float>, heads: Int, position: Int) {
+        let c = model.configuration
+        let thetaScale = powf(c.ropeFrequencyBase, -2.0 / Float(c.ropeDimensions))
+        var theta = Float(position)
+        let pairs = c.ropeDimensions / 2
+        let cs = buffers.ropeCache
+        for i in 0 ..< pairs {
+            cs[2 * i] = cosf(theta)
+            cs[2 * i + 1] = sinf(theta)
+            theta *= thetaScale
+        }
+        for h in 0 ..< heads {
+            let v = x + h * c.headDimension
+            for i in 0 ..< pairs {
+                let x0 = v[2 * i], x1 = v[2 * i + 1]
+                let cosT = cs[2 * i], sinT = cs[2 * i + 1]
+                v[2 * i] = x0 * cosT - x1 * sinT
+                v[2 * i + 1] = x0 * sinT + x1 * cosT
+            }
+        }
+    }
+
+    /// Causal grouped-query attention for rows at positions p0 ..< p0 + n, scale 1/√head_dim.
+    private func attention(layer l: Int, rows n: Int, firstPosition p0: Int) {
+        let c = model.configuration
+        let hd = c.headDimension
+        let scale = 1 / Float(hd).squareRoot()
+        let tiled = n >= Self.tiledAttentionRows
+        let b = buffers
+        let table = kernels.table
+        let keysBase = cache.keys(layer: l, position: 0)
+        let valuesBase = cache.values(layer: l, position: 0)
+        let qWidth = c.headCount * hd
+        pool.run { thread in
+            let scratch = b.attentionScratch + thread * Buffers.attentionScratchFloats
+            var job = thread
+            while job < n * c.headCount {
+                let i = job / c.headCount, h = job % c.headCount
+                let kvHead = h / c.groupSize
+                let q = b.q + i * qWidth + h * hd
+                let out = b.attn + i * qWidth + h * hd
+                let keys = keysBase + kvHead * hd
+                let values = valuesBase + kvHead * hd
+                let nKV = Int64(p0 + i + 1)
+                if tiled {
+                    sv_attention_row_f32acc(Int64(hd), q, keys, values, Int64(c.kvDimension), nKV, scale, out, scratch)
+                } else {
+                    let halves = UnsafeMutableRawPointer(scratch).assumingMemoryBound(to: sv_half.self)
+                    sv_attention_row_f16acc(table, Int64(hd), q, keys, values, Int64(c.kvDimension), nKV, scale, out, halves)
+                }
+                job += pool.threadCount
+            }
+        }
+    }
+}
+
+/// Activation buffers of a forward pass, sized for `rows` rows.
+private final class Buffers {
+    static let attentionScratchFloats = 1024
+    let rows: Int
+    let x, h, q, k, v, attn, gate, up, logits, ropeCache, attentionScratch: UnsafeMutablePointer<Float>
+    private let all: [UnsafeMutablePointer<Float>]
+
+    init(rows n: Int, configuration c: LlamaConfiguration) {
+        rows = n
+        let qWidth = c.headCount * c.headDimension
+        func alloc(_ count: Int) -> UnsafeMutablePointer<Float> {
+            let p = UnsafeMutablePointer<Float>.allocate(capacity: count)
+            p.initialize(repeating: 0, count: count)
+            return p
+        }
+        x = alloc(n * c.embeddingLength)
+        h = alloc(n * max(c.embeddingLength, qWidth))
+        q = alloc(n * qWidth)
+        k = alloc(n * c.kvDimension)
+        v = alloc(n * c.kvDimension)
+        attn = alloc(n * qWidth)
+        gate = alloc(n * c.feedForwardLength)
+        up = alloc(n * c.feedForwardLength)
+        logits = alloc(n * c.vocabularySize)
+        ropeCache = alloc(c.ropeDimensions)
+        attentionScratch = alloc(64 * Self.attentionScratchFloats)
+        all = [x, h, q, k, v, attn, gate, up, logits, ropeCache, attentionScratch]
+    }
+
+    deinit { for p in all { p.deallocate() } }
+}
