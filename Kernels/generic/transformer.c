@@ -5,6 +5,10 @@
 
 #include <math.h>
 
+// Every float operation below is spelled out, fused (fmaf) or not, as ggml's compiled code
+// does it; the compiler must not contract anything on its own.
+#pragma STDC FP_CONTRACT OFF
+
 void sv_rms_norm_f32(int64_t n, const float *x, const float *w, float eps, float *y) {
     double sum = 0.0;
     for (int64_t i = 0; i < n; i++) sum += (double)(x[i] * x[i]);
@@ -17,8 +21,55 @@ void sv_rms_norm_f32(int64_t n, const float *x, const float *w, float eps, float
     }
 }
 
+// ggml_v_expf of ggml's AVX-512 branch (vec.h, __AVX512F__ && __AVX512DQ__), one lane: a
+// degree-5 polynomial on the reduced argument b = x - n·ln2 (ln2 split in two), scaled by
+// 2^n with vscalefps; |n| > 192 saturates to 0 or +Inf. Not libm's expf: the results differ
+// in the last bit often enough to flip a later activation quantization.
+static float sv_ggml_expf_avx512_lane(float x) {
+    const float r = 0x1.8p23f;
+    const float z = fmaf(x, 0x1.715476p+0f, r);
+    const float n = z - r;
+    const float b = fmaf(-n, 0x1.7f7d1cp-20f, fmaf(-n, 0x1.62e4p-1f, x));
+    const float u = b * b;
+    const float j = fmaf(fmaf(fmaf(0x1.0e4020p-7f, b, 0x1.573e2ep-5f), u, fmaf(0x1.555e66p-3f, b, 0x1.fffdb6p-2f)),
+                         u, fmaf(0x1.ffffecp-1f, b, 1.0f));
+    if (n != n) return n;
+    if (fabsf(n) > 192.0f) return n <= 0.0f ? 0.0f : INFINITY;
+    return ldexpf(j, (int)n); // vscalefps: j·2^n, rounded once
+}
+
+// ggml_vec_swiglu_f32 on an AVX-512 build: 16-wide ggml_v_silu (x / (1 + ggml_v_expf(0 - x)))
+// times u, then libm's expf for the n % 16 leftovers (ggml_silu_f32).
 void sv_swiglu_f32(int64_t n, const float *g, const float *u, float *y) {
-    for (int64_t i = 0; i < n; i++) y[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+    const int64_t nv = n - n % 16;
+    int64_t i = 0;
+    for (; i < nv; i++) y[i] = (g[i] / (1.0f + sv_ggml_expf_avx512_lane(0.0f - g[i]))) * u[i];
+    for (; i < n; i++) y[i] = (g[i] / (1.0f + expf(-g[i]))) * u[i];
+}
+
+// ggml_vec_dot_f16 on an AVX-512 build (vec.cpp, GGML_SIMD with simd-mappings.h's __AVX512F__
+// F16 macros, no AVX512-FP16): 64 elements per step in four 16-lane f32 accumulators (an
+// f16·f16 product is exact in f32, so each FMA is one rounded add), reduced as
+// GGML_F32Cx16_REDUCE does (0+2, 1+3, then 0+1) and across lanes by _mm512_reduce_add_ps
+// (halves: 16 → 8 → 4 → 2 → 1); the n % 64 leftovers are added in double.
+static float sv_dot_f16_ggml_avx512(int64_t n, const sv_half *x, const sv_half *y) {
+    float acc[4][16] = {{0}};
+    const int64_t np = n & ~(int64_t)63;
+    for (int64_t i = 0; i < np; i += 64) {
+        for (int j = 0; j < 4; j++) {
+            for (int l = 0; l < 16; l++) {
+                acc[j][l] += sv_fp16_to_fp32(x[i + 16 * j + l]) * sv_fp16_to_fp32(y[i + 16 * j + l]);
+            }
+        }
+    }
+    float v[16];
+    for (int l = 0; l < 16; l++) v[l] = (acc[0][l] + acc[2][l]) + (acc[1][l] + acc[3][l]);
+    for (int w = 8; w >= 1; w /= 2) {
+        for (int l = 0; l < w; l++) v[l] = v[l + w] + v[l];
+    }
+    double sum = (double)v[0];
+    for (int64_t i = np; i < n; i++) sum += (double)(sv_fp16_to_fp32(x[i]) * sv_fp16_to_fp32(y[i]));
+    return (float)sum;
 }
 
 void sv_attention_row_f16acc(const sv_kernels *k, int64_t d, const float *q,
@@ -28,11 +79,10 @@ void sv_attention_row_f16acc(const sv_kernels *k, int64_t d, const float *q,
     sv_half *acc = scratch + d;
     k->from_float[SV_TYPE_F16](q, q16, d);
     memset(acc, 0, (size_t)d * sizeof(sv_half));
-    const sv_vec_dot_fn dot = k->vec_dot[SV_TYPE_F16];
 
     float S = 0.0f, M = -INFINITY;
     for (int64_t j = 0; j < n_kv; j++) {
-        const float s = dot(d, keys + j * stride, q16) * scale;
+        const float s = sv_dot_f16_ggml_avx512(d, keys + j * stride, q16) * scale;
         const sv_half *v = values + j * stride;
         float ms = 1.0f, vs = 1.0f;
         if (s > M) {
@@ -47,7 +97,7 @@ void sv_attention_row_f16acc(const sv_kernels *k, int64_t d, const float *q,
         for (int64_t i = 0; i < d; i++) {
             acc[i] = sv_fp32_to_fp16(fmaf(sv_fp16_to_fp32(v[i]), vs, sv_fp16_to_fp32(acc[i])));
         }
-        S = S * ms + vs;
+        S = fmaf(S, ms, vs); // GCC contracts ggml's S*ms + vs
     }
     const float inv = S == 0.0f ? 0.0f : 1.0f / S;
     for (int64_t i = 0; i < d; i++) out[i] = sv_fp16_to_fp32(acc[i]) * inv;

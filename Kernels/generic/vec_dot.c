@@ -259,4 +259,6 @@ void sv_fill_kernels_generic(sv_kernels *k) {
     k->vec_dot[SV_TYPE_Q4_K] = sv_vec_dot_q4_K_q8_K_generic;
     k->vec_dot[SV_TYPE_Q5_K] = sv_vec_dot_q5_K_q8_K_generic;
     k->vec_dot[SV_TYPE_Q6_K] = sv_vec_dot_q6_K_q8_K_generic;
+
+    k->swiglu = sv_swiglu_f32;
 }

@@ -127,11 +127,15 @@ typedef void (*sv_from_float_fn)(const float *x, void *y, int64_t n);
 /// One dot product of a weight row against an activation row of the partner type, n elements.
 typedef float (*sv_vec_dot_fn)(int64_t n, const void *w, const void *x);
 
+/// y[i] = silu(g[i]) · u[i] for n elements (see sv_swiglu_f32 for the numerics).
+typedef void (*sv_swiglu_fn)(int64_t n, const float *g, const float *u, float *y);
+
 typedef struct sv_kernels {
     sv_isa isa;
     const char *name;
     sv_from_float_fn from_float[SV_TYPE_COUNT];  // indexed by partner type
     sv_vec_dot_fn vec_dot[SV_TYPE_COUNT];        // indexed by weight type
+    sv_swiglu_fn swiglu;
 } sv_kernels;
 
 /// Table lookups for callers that cannot index C arrays (Swift imports them as tuples).
@@ -176,13 +180,18 @@ void sv_matmul_rows(const sv_kernels *k, sv_type wt, int64_t n,
 /// double, as ggml's rms_norm does.
 void sv_rms_norm_f32(int64_t n, const float *x, const float *w, float eps, float *y);
 
-/// y[i] = silu(g[i]) · u[i], silu(x) = x / (1 + e^-x).
+/// y[i] = silu(g[i]) · u[i], silu(x) = x / (1 + e^-x), with the numerics of ggml_vec_swiglu_f32
+/// in an AVX-512 build (the reference llama.cpp): e^-x from ggml's vectorized polynomial
+/// (ggml_v_expf, not libm) for whole groups of 16, libm's expf for the n % 16 leftovers, so
+/// callers go one row at a time. Portable scalar reference; tables carry faster twins.
 void sv_swiglu_f32(int64_t n, const float *g, const float *u, float *y);
 
 /// One query row attending to n_kv cached positions (keys and values in f16, rows `stride`
-/// halves apart), with ggml's flash-attention numerics for batches of fewer than 64 query rows:
-/// q is rounded to f16, each score is the f16·f16 dot of the kernel table, the running
-/// softmax-weighted sum of values is kept in f16 and rescaled when the maximum grows.
+/// halves apart), with ggml's flash-attention numerics for batches of fewer than 64 query rows
+/// (ops.cpp, ggml_compute_forward_flash_attn_ext_f16_one_chunk): q is rounded to f16 with the
+/// table's conversion, each score is ggml_vec_dot_f16 in its AVX-512 summation order (whatever
+/// the table), the running softmax-weighted sum of values is kept in f16 and rescaled when the
+/// maximum grows, and the running sum is S·ms + vs fused, as GCC compiles it.
 /// `scratch` holds 2·d halves.
 void sv_attention_row_f16acc(const sv_kernels *k, int64_t d, const float *q,
                              const sv_half *keys, const sv_half *values, int64_t stride, int64_t n_kv,

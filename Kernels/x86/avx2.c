@@ -7,12 +7,16 @@
 // maddubs never saturates for these operand ranges, see each kernel). Floats enter
 // as ggml's AVX2 code has them: each block's (or super-block's) int32 lanes are
 // converted and FMA'd into a vector accumulator, reduced once at the end. Only the
-// order of those float adds differs from generic.
+// order of those float adds differs from generic. For the 32-element blocks that
+// order is ggml's exactly (one 8-lane accumulator, blocks in order, hsum_float_8),
+// which is also tinyBLAS_Q0_AVX's per-output order for batches: bit-identical to
+// llama.cpp on x86.
 #if defined(__x86_64__) || defined(_M_X64)
 
 #include "../internal.h"
 
 #include <immintrin.h>
+#include <math.h>
 
 // Scalar float expressions stay unfused, as in the generic files; every FMA here is
 // written out as an intrinsic.
@@ -59,12 +63,6 @@ static inline __m128 sv_avx2_h2f_pair(const void *p) {
 static inline __m256 sv_avx2_scale2(sv_half dw, sv_half dx) {
     const __m128 f = _mm_cvtph_ps(_mm_cvtsi32_si128((int)((uint32_t)dw | ((uint32_t)dx << 16))));
     return _mm256_set1_ps(_mm_cvtss_f32(_mm_mul_ss(f, _mm_movehdup_ps(f))));
-}
-
-// d_w * d_x of two consecutive blocks, in lanes 0 and 2, from one conversion.
-static inline __m128 sv_avx2_scale2x2(sv_half w0, sv_half x0, sv_half w1, sv_half x1) {
-    const __m128 f = _mm_cvtph_ps(_mm_setr_epi16((short)w0, (short)x0, (short)w1, (short)x1, 0, 0, 0, 0));
-    return _mm_mul_ps(f, _mm_movehdup_ps(f));
 }
 
 // u8 × s8 → 8 int32 sums of 4 products. maddubs saturates its int16 pair sums, so
@@ -259,67 +257,50 @@ static float sv_vec_dot_bf16_bf16_avx2(int64_t n, const void *vw, const void *vx
 
 // MARK: - 32-element blocks
 
+// One accumulator, blocks in order, as ggml's AVX2 branch (and tinyBLAS_Q0_AVX for
+// batches): the order of the float adds is part of the result we must reproduce.
 static float sv_vec_dot_q8_0_q8_0_avx2(int64_t n, const void *vw, const void *vx) {
     const sv_block_q8_0 *w = vw;
     const sv_block_q8_0 *x = vx;
     const int64_t nb = n / SV_QK8_0;
-    // Two accumulators hide the FMA latency between consecutive blocks.
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    int64_t i = 0;
-    for (; i + 2 <= nb; i += 2) {
-        const __m256i p0 = sv_avx2_dot_i8_i8(_mm256_loadu_si256((const __m256i *)w[i].qs), _mm256_loadu_si256((const __m256i *)x[i].qs));
-        const __m256i p1 = sv_avx2_dot_i8_i8(_mm256_loadu_si256((const __m256i *)w[i + 1].qs), _mm256_loadu_si256((const __m256i *)x[i + 1].qs));
-        const __m128 d = sv_avx2_scale2x2(w[i].d, x[i].d, w[i + 1].d, x[i + 1].d);
-        acc0 = _mm256_fmadd_ps(_mm256_broadcastss_ps(d), _mm256_cvtepi32_ps(p0), acc0);
-        acc1 = _mm256_fmadd_ps(_mm256_broadcastss_ps(_mm_movehl_ps(d, d)), _mm256_cvtepi32_ps(p1), acc1);
-    }
-    if (i < nb) {
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
         const __m256i p = sv_avx2_dot_i8_i8(_mm256_loadu_si256((const __m256i *)w[i].qs), _mm256_loadu_si256((const __m256i *)x[i].qs));
-        acc0 = _mm256_fmadd_ps(sv_avx2_scale2(w[i].d, x[i].d), _mm256_cvtepi32_ps(p), acc0);
+        acc = _mm256_fmadd_ps(sv_avx2_scale2(w[i].d, x[i].d), _mm256_cvtepi32_ps(p), acc);
     }
-    return sv_avx2_hsum_ps(_mm256_add_ps(acc0, acc1));
+    return sv_avx2_hsum_ps(acc);
 }
 
 // q4 - 8 is in [-8, 7], so the sign trick's |w| ≤ 8 keeps maddubs far from saturation.
 static float sv_vec_dot_q4_0_q8_0_avx2(int64_t n, const void *vw, const void *vx) {
+    const __m256i eight = _mm256_set1_epi8(8);
     const sv_block_q4_0 *w = vw;
     const sv_block_q8_0 *x = vx;
     const int64_t nb = n / SV_QK8_0;
-    const __m256i eight = _mm256_set1_epi8(8);
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    int64_t i = 0;
-    for (; i + 2 <= nb; i += 2) {
-        const __m256i q0 = _mm256_sub_epi8(sv_avx2_unpack_nibbles(w[i].qs), eight);
-        const __m256i q1 = _mm256_sub_epi8(sv_avx2_unpack_nibbles(w[i + 1].qs), eight);
-        const __m256i p0 = sv_avx2_dot_i8_i8(q0, _mm256_loadu_si256((const __m256i *)x[i].qs));
-        const __m256i p1 = sv_avx2_dot_i8_i8(q1, _mm256_loadu_si256((const __m256i *)x[i + 1].qs));
-        const __m128 d = sv_avx2_scale2x2(w[i].d, x[i].d, w[i + 1].d, x[i + 1].d);
-        acc0 = _mm256_fmadd_ps(_mm256_broadcastss_ps(d), _mm256_cvtepi32_ps(p0), acc0);
-        acc1 = _mm256_fmadd_ps(_mm256_broadcastss_ps(_mm_movehl_ps(d, d)), _mm256_cvtepi32_ps(p1), acc1);
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
+        const __m256i p = sv_avx2_dot_i8_i8(_mm256_sub_epi8(sv_avx2_unpack_nibbles(w[i].qs), eight), _mm256_loadu_si256((const __m256i *)x[i].qs));
+        acc = _mm256_fmadd_ps(sv_avx2_scale2(w[i].d, x[i].d), _mm256_cvtepi32_ps(p), acc);
     }
-    if (i < nb) {
-        const __m256i q = _mm256_sub_epi8(sv_avx2_unpack_nibbles(w[i].qs), eight);
-        const __m256i p = sv_avx2_dot_i8_i8(q, _mm256_loadu_si256((const __m256i *)x[i].qs));
-        acc0 = _mm256_fmadd_ps(sv_avx2_scale2(w[i].d, x[i].d), _mm256_cvtepi32_ps(p), acc0);
-    }
-    return sv_avx2_hsum_ps(_mm256_add_ps(acc0, acc1));
+    return sv_avx2_hsum_ps(acc);
 }
 
 // Nibbles are already unsigned (0..15), so they feed maddubs directly.
+// Nibbles are already unsigned (0..15), so they feed maddubs directly. As ggml's AVX2
+// branch: one accumulator for d·dy·Σq·y, and Σ m·s as a scalar chain that GCC fuses
+// into one FMA per block (ggml is built with -ffp-contract=fast), added at the end.
 static float sv_vec_dot_q4_1_q8_1_avx2(int64_t n, const void *vw, const void *vx) {
     const sv_block_q4_1 *w = vw;
     const sv_block_q8_1 *x = vx;
     const int64_t nb = n / SV_QK8_1;
     __m256 acc = _mm256_setzero_ps();
-    // Lane 1 accumulates m_w * s_x; lane 0 of the product (d_w * d_x) feeds the FMA.
-    __m128 accm = _mm_setzero_ps();
+    float summ = 0.0f;
     for (int64_t i = 0; i < nb; i++) {
         const __m256i p = sv_avx2_dot_u8_i8(sv_avx2_unpack_nibbles(w[i].qs), _mm256_loadu_si256((const __m256i *)x[i].qs));
-        const __m128 prod = _mm_mul_ps(sv_avx2_h2f_pair(&w[i].d), sv_avx2_h2f_pair(&x[i].d)); // d*d, m*s
-        acc = _mm256_fmadd_ps(_mm256_broadcastss_ps(prod), _mm256_cvtepi32_ps(p), acc);
-        accm = _mm_add_ps(accm, prod);
+        const __m128 dm = sv_avx2_h2f_pair(&w[i].d), ds = sv_avx2_h2f_pair(&x[i].d); // [d, m], [d, s]
+        summ = fmaf(_mm_cvtss_f32(_mm_movehdup_ps(dm)), _mm_cvtss_f32(_mm_movehdup_ps(ds)), summ);
+        acc = _mm256_fmadd_ps(_mm256_broadcastss_ps(_mm_mul_ss(dm, ds)), _mm256_cvtepi32_ps(p), acc);
     }
-    const float summ = _mm_cvtss_f32(_mm_movehdup_ps(accm));
     return sv_avx2_hsum_ps(acc) + summ;
 }
 
@@ -338,47 +319,29 @@ static float sv_vec_dot_q5_0_q8_0_avx2(int64_t n, const void *vw, const void *vx
     const sv_block_q5_0 *w = vw;
     const sv_block_q8_0 *x = vx;
     const int64_t nb = n / SV_QK8_0;
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    int64_t i = 0;
-    for (; i + 2 <= nb; i += 2) {
-        const __m256i p0 = sv_avx2_dot_q5_0_block(&w[i], x[i].qs);
-        const __m256i p1 = sv_avx2_dot_q5_0_block(&w[i + 1], x[i + 1].qs);
-        const __m128 d = sv_avx2_scale2x2(w[i].d, x[i].d, w[i + 1].d, x[i + 1].d);
-        acc0 = _mm256_fmadd_ps(_mm256_broadcastss_ps(d), _mm256_cvtepi32_ps(p0), acc0);
-        acc1 = _mm256_fmadd_ps(_mm256_broadcastss_ps(_mm_movehl_ps(d, d)), _mm256_cvtepi32_ps(p1), acc1);
-    }
-    if (i < nb) {
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
         const __m256i p = sv_avx2_dot_q5_0_block(&w[i], x[i].qs);
-        acc0 = _mm256_fmadd_ps(sv_avx2_scale2(w[i].d, x[i].d), _mm256_cvtepi32_ps(p), acc0);
+        acc = _mm256_fmadd_ps(sv_avx2_scale2(w[i].d, x[i].d), _mm256_cvtepi32_ps(p), acc);
     }
-    return sv_avx2_hsum_ps(_mm256_add_ps(acc0, acc1));
+    return sv_avx2_hsum_ps(acc);
 }
 
 // Q5_1 · Q8_1: q = 0..31 feeds maddubs directly (pair sums ≤ 2·31·128); the m·s
-// terms are collected as in Q4_1.
+// terms are fused as in Q4_1 (ggml's q5_1 AVX2 branch has the same shape).
 static float sv_vec_dot_q5_1_q8_1_avx2(int64_t n, const void *vw, const void *vx) {
     const sv_block_q5_1 *w = vw;
     const sv_block_q8_1 *x = vx;
     const int64_t nb = n / SV_QK8_1;
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    __m128 accm = _mm_setzero_ps(); // lane 1: Σ m_w·s_x
-    int64_t i = 0;
-    for (; i + 2 <= nb; i += 2) {
-        const __m256i p0 = sv_avx2_dot_u8_i8(sv_avx2_unpack_q5(w[i].qs, w[i].qh), _mm256_loadu_si256((const __m256i *)x[i].qs));
-        const __m256i p1 = sv_avx2_dot_u8_i8(sv_avx2_unpack_q5(w[i + 1].qs, w[i + 1].qh), _mm256_loadu_si256((const __m256i *)x[i + 1].qs));
-        const __m128 prod0 = _mm_mul_ps(sv_avx2_h2f_pair(&w[i].d), sv_avx2_h2f_pair(&x[i].d));         // d*d, m*s
-        const __m128 prod1 = _mm_mul_ps(sv_avx2_h2f_pair(&w[i + 1].d), sv_avx2_h2f_pair(&x[i + 1].d));
-        acc0 = _mm256_fmadd_ps(_mm256_broadcastss_ps(prod0), _mm256_cvtepi32_ps(p0), acc0);
-        acc1 = _mm256_fmadd_ps(_mm256_broadcastss_ps(prod1), _mm256_cvtepi32_ps(p1), acc1);
-        accm = _mm_add_ps(accm, _mm_add_ps(prod0, prod1));
-    }
-    if (i < nb) {
+    __m256 acc = _mm256_setzero_ps();
+    float summ = 0.0f;
+    for (int64_t i = 0; i < nb; i++) {
         const __m256i p = sv_avx2_dot_u8_i8(sv_avx2_unpack_q5(w[i].qs, w[i].qh), _mm256_loadu_si256((const __m256i *)x[i].qs));
-        const __m128 prod = _mm_mul_ps(sv_avx2_h2f_pair(&w[i].d), sv_avx2_h2f_pair(&x[i].d));
-        acc0 = _mm256_fmadd_ps(_mm256_broadcastss_ps(prod), _mm256_cvtepi32_ps(p), acc0);
-        accm = _mm_add_ps(accm, prod);
+        const __m128 dm = sv_avx2_h2f_pair(&w[i].d), ds = sv_avx2_h2f_pair(&x[i].d); // [d, m], [d, s]
+        summ = fmaf(_mm_cvtss_f32(_mm_movehdup_ps(dm)), _mm_cvtss_f32(_mm_movehdup_ps(ds)), summ);
+        acc = _mm256_fmadd_ps(_mm256_broadcastss_ps(_mm_mul_ss(dm, ds)), _mm256_cvtepi32_ps(p), acc);
     }
-    return sv_avx2_hsum_ps(_mm256_add_ps(acc0, acc1)) + _mm_cvtss_f32(_mm_movehdup_ps(accm));
+    return sv_avx2_hsum_ps(acc) + summ;
 }
 
 // MARK: - K-quants against Q8_K

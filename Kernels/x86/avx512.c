@@ -26,6 +26,7 @@
 #include "../internal.h"
 
 #include <immintrin.h>
+#include <math.h>
 
 // Scalar float expressions stay unfused, like the oracle's.
 #if defined(__clang__)
@@ -54,12 +55,10 @@ static inline __m128 sv_h2f_mul(sv_half a, sv_half b) {
     return _mm_mul_ss(f, _mm_movehdup_ps(f));
 }
 
-/// Lanes 0, 1 = f16(a0)·f16(b0), f16(a1)·f16(b1): two consecutive blocks' scale
-/// products with one conversion (the scale path is a large share of a 32-block's work).
-static inline __m128 sv_h2f_mul2(sv_half a0, sv_half a1, sv_half b0, sv_half b1) {
-    const uint64_t v = (uint64_t)a0 | ((uint64_t)a1 << 16) | ((uint64_t)b0 << 32) | ((uint64_t)b1 << 48);
-    const __m128 f = _mm_cvtph_ps(_mm_cvtsi64_si128((long long)v));
-    return _mm_mul_ps(f, _mm_movehl_ps(f, f));
+/// Lanes 0, 1 = f16(a), f16(b) from one conversion (a Q4_1/Q5_1 block's m and the
+/// activation's s, which ggml multiplies with a fused add into its running sum).
+static inline __m128 sv_h2f_pair2(sv_half a, sv_half b) {
+    return _mm_cvtph_ps(_mm_cvtsi32_si128((int)((uint32_t)a | ((uint32_t)b << 16))));
 }
 
 /// 16 bytes of packed nibbles (a Q4_0/Q4_1 block) as 32 unsigned bytes in element
@@ -129,7 +128,8 @@ static float sv_vec_dot_bf16_bf16_avx512(int64_t n, const void *vw, const void *
 // Σ (q−8)·y = Σ q·y − Σ 8·y, both with vpmaddubsw: q ≤ 15 and 8 are unsigned and a
 // pair sum is at most 2·15·128, so nothing saturates, for every activation byte.
 // (AVX2 instead moves the sign of q−8 onto y, which is wrong for y = −128.)
-// One block per ymm: on Zen 4 that beats two blocks per zmm.
+// One block per ymm: on Zen 4 that beats two blocks per zmm. One accumulator, blocks in
+// order, as ggml's __AVX2__ branch of ggml_vec_dot_q4_0_q8_0 (see the VNNI notes below).
 static inline __m256i sv_dot_q4_0_block(const uint8_t *qs, const int8_t *ys) {
     const __m256i y = sv_load_256(ys);
     const __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(sv_nibbles_16(qs), y),
@@ -141,20 +141,11 @@ static float sv_vec_dot_q4_0_q8_0_avx512(int64_t n, const void *vw, const void *
     const sv_block_q4_0 *w = vw;
     const sv_block_q8_0 *x = vx;
     const int64_t nb = n / SV_QK4_0;
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    int64_t i = 0;
-    for (; i + 1 < nb; i += 2) {
-        const __m128 d = sv_h2f_mul2(w[i].d, w[i + 1].d, x[i].d, x[i + 1].d);
-        const __m256i s0 = sv_dot_q4_0_block(w[i].qs, x[i].qs);
-        const __m256i s1 = sv_dot_q4_0_block(w[i + 1].qs, x[i + 1].qs);
-        acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s0), _mm256_broadcastss_ps(d), acc0);
-        acc1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s1), _mm256_broadcastss_ps(_mm_movehdup_ps(d)), acc1);
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
+        acc = _mm256_fmadd_ps(_mm256_broadcastss_ps(sv_h2f_mul(w[i].d, x[i].d)), _mm256_cvtepi32_ps(sv_dot_q4_0_block(w[i].qs, x[i].qs)), acc);
     }
-    if (i < nb) {
-        const __m256i s = sv_dot_q4_0_block(w[i].qs, x[i].qs);
-        acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_broadcastss_ps(sv_h2f_mul(w[i].d, x[i].d)), acc0);
-    }
-    return sv_hsum_ps256(_mm256_add_ps(acc0, acc1));
+    return sv_hsum_ps256(acc);
 }
 
 // MARK: - Q5_0 / Q5_1 dots (no VNNI)
@@ -172,30 +163,11 @@ static float sv_vec_dot_q5_0_q8_0_avx512(int64_t n, const void *vw, const void *
     const sv_block_q5_0 *w = vw;
     const sv_block_q8_0 *x = vx;
     const int64_t nb = n / SV_QK5_0;
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    int64_t i = 0;
-    for (; i + 1 < nb; i += 2) {
-        const __m128 d = sv_h2f_mul2(w[i].d, w[i + 1].d, x[i].d, x[i + 1].d);
-        const __m256i s0 = sv_dot_q5_0_block(&w[i], x[i].qs);
-        const __m256i s1 = sv_dot_q5_0_block(&w[i + 1], x[i + 1].qs);
-        acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s0), _mm256_broadcastss_ps(d), acc0);
-        acc1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s1), _mm256_broadcastss_ps(_mm_movehdup_ps(d)), acc1);
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
+        acc = _mm256_fmadd_ps(_mm256_broadcastss_ps(sv_h2f_mul(w[i].d, x[i].d)), _mm256_cvtepi32_ps(sv_dot_q5_0_block(&w[i], x[i].qs)), acc);
     }
-    if (i < nb) {
-        const __m256i s = sv_dot_q5_0_block(&w[i], x[i].qs);
-        acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_broadcastss_ps(sv_h2f_mul(w[i].d, x[i].d)), acc0);
-    }
-    return sv_hsum_ps256(_mm256_add_ps(acc0, acc1));
-}
-
-// Q5_1 · Q8_1: d·dy·Σ q·y + m·s. (d, m) and the activation's (d, s) are adjacent
-// halves, as in Q4_1: lane 0 of the product scales the dot, lane 1 is m·s.
-static inline __m128 sv_q5_1_scales(const sv_block_q5_1 *w, const sv_block_q8_1 *x) {
-    uint32_t dm, ds;
-    memcpy(&dm, &w->d, sizeof(dm));
-    memcpy(&ds, &x->d, sizeof(ds));
-    const __m128 f = _mm_cvtph_ps(_mm_cvtsi64_si128((long long)((uint64_t)dm | ((uint64_t)ds << 32))));
-    return _mm_mul_ps(f, _mm_movehl_ps(f, f)); // [d·dy, m·s, ·, ·]
+    return sv_hsum_ps256(acc);
 }
 
 static inline __m256i sv_dot_q5_1_block(const sv_block_q5_1 *w, const int8_t *ys) {
@@ -206,23 +178,15 @@ static inline __m256i sv_dot_q5_1_block(const sv_block_q5_1 *w, const int8_t *ys
 static float sv_vec_dot_q5_1_q8_1_avx512(int64_t n, const void *vw, const void *vx) {
     const sv_block_q5_1 *w = vw;
     const sv_block_q8_1 *x = vx;
-    const int64_t nb = n / SV_QK5_1;
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    __m128 acc_m = _mm_setzero_ps(); // lane 1 collects Σ m·s; the other lanes are unused
-    int64_t i = 0;
-    for (; i + 1 < nb; i += 2) {
-        const __m128 d0 = sv_q5_1_scales(&w[i], &x[i]);
-        const __m128 d1 = sv_q5_1_scales(&w[i + 1], &x[i + 1]);
-        acc_m = _mm_add_ps(acc_m, _mm_add_ps(d0, d1));
-        acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sv_dot_q5_1_block(&w[i], x[i].qs)), _mm256_broadcastss_ps(d0), acc0);
-        acc1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sv_dot_q5_1_block(&w[i + 1], x[i + 1].qs)), _mm256_broadcastss_ps(d1), acc1);
+    const int64_t nb = n / SV_QK8_1;
+    __m256 acc = _mm256_setzero_ps();
+    float summ = 0.0f;
+    for (int64_t i = 0; i < nb; i++) {
+        const __m128 ms = sv_h2f_pair2(w[i].m, x[i].s);
+        summ = fmaf(_mm_cvtss_f32(ms), _mm_cvtss_f32(_mm_movehdup_ps(ms)), summ);
+        acc = _mm256_fmadd_ps(_mm256_broadcastss_ps(sv_h2f_mul(w[i].d, x[i].d)), _mm256_cvtepi32_ps(sv_dot_q5_1_block(&w[i], x[i].qs)), acc);
     }
-    if (i < nb) {
-        const __m128 d0 = sv_q5_1_scales(&w[i], &x[i]);
-        acc_m = _mm_add_ps(acc_m, d0);
-        acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sv_dot_q5_1_block(&w[i], x[i].qs)), _mm256_broadcastss_ps(d0), acc0);
-    }
-    return sv_hsum_ps256(_mm256_add_ps(acc0, acc1)) + _mm_cvtss_f32(_mm_movehdup_ps(acc_m));
+    return sv_hsum_ps256(acc) + summ;
 }
 
 // MARK: - Q6_K dot
@@ -328,6 +292,41 @@ static void sv_quantize_row_q8_1_avx512(const float *x, void *vy, int64_t n) {
     }
 }
 
+// MARK: - SwiGLU
+
+// ggml_v_expf / ggml_v_silu of ggml's AVX-512 branch (vec.h, __AVX512F__ && __AVX512DQ__),
+// instruction for instruction: the polynomial's rounding is part of the reference numbers.
+// The scalar twin is sv_swiglu_f32 (Kernels/generic/transformer.c).
+static inline __m512 sv_ggml_v_expf(__m512 x) {
+    const __m512 r = _mm512_set1_ps(0x1.8p23f);
+    const __m512 z = _mm512_fmadd_ps(x, _mm512_set1_ps(0x1.715476p+0f), r);
+    const __m512 n = _mm512_sub_ps(z, r);
+    const __m512 b = _mm512_fnmadd_ps(n, _mm512_set1_ps(0x1.7f7d1cp-20f),
+                                      _mm512_fnmadd_ps(n, _mm512_set1_ps(0x1.62e4p-1f), x));
+    const __mmask16 d = _mm512_cmp_ps_mask(_mm512_abs_ps(n), _mm512_set1_ps(192), _CMP_GT_OQ);
+    const __m512 u = _mm512_mul_ps(b, b);
+    const __m512 j = _mm512_fmadd_ps(
+        _mm512_fmadd_ps(_mm512_fmadd_ps(_mm512_set1_ps(0x1.0e4020p-7f), b, _mm512_set1_ps(0x1.573e2ep-5f)), u,
+                        _mm512_fmadd_ps(_mm512_set1_ps(0x1.555e66p-3f), b, _mm512_set1_ps(0x1.fffdb6p-2f))),
+        u, _mm512_fmadd_ps(_mm512_set1_ps(0x1.ffffecp-1f), b, _mm512_set1_ps(1.0f)));
+    const __m512 res = _mm512_scalef_ps(j, n);
+    if (_mm512_kortestz(d, d)) return res;
+    const __m512 alt = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(n, _mm512_setzero_ps(), _CMP_LE_OQ),
+                                            _mm512_set1_ps(INFINITY), _mm512_setzero_ps());
+    return _mm512_mask_blend_ps(d, res, alt);
+}
+
+static void sv_swiglu_f32_avx512(int64_t n, const float *g, const float *u, float *y) {
+    const int64_t nv = n - n % 16;
+    for (int64_t i = 0; i < nv; i += 16) {
+        const __m512 x = _mm512_loadu_ps(g + i);
+        const __m512 e = sv_ggml_v_expf(_mm512_sub_ps(_mm512_setzero_ps(), x));
+        const __m512 silu = _mm512_div_ps(x, _mm512_add_ps(_mm512_set1_ps(1.0f), e));
+        _mm512_storeu_ps(y + i, _mm512_mul_ps(silu, _mm512_loadu_ps(u + i)));
+    }
+    if (nv < n) sv_swiglu_f32(n - nv, g + nv, u + nv, y + nv); // < 16 left: libm's expf
+}
+
 void sv_fill_kernels_avx512(sv_kernels *k) {
     sv_fill_kernels_avx2(k);
     k->from_float[SV_TYPE_Q8_0] = sv_quantize_row_q8_0_avx512;
@@ -337,6 +336,7 @@ void sv_fill_kernels_avx512(sv_kernels *k) {
     k->vec_dot[SV_TYPE_Q5_0] = sv_vec_dot_q5_0_q8_0_avx512;
     k->vec_dot[SV_TYPE_Q5_1] = sv_vec_dot_q5_1_q8_1_avx512;
     k->vec_dot[SV_TYPE_Q6_K] = sv_vec_dot_q6_K_q8_K_avx512;
+    k->swiglu = sv_swiglu_f32_avx512;
 }
 
 #if defined(__clang__)
@@ -352,8 +352,14 @@ void sv_fill_kernels_avx512(sv_kernels *k) {
 //
 // vpdpbusd (u8 × s8, four products into each int32 lane) on ymm, one 32-block per
 // register: on Zen 4 this beats two blocks per zmm. Each dpbusd starts from zero so
-// no accumulation chain runs through its latency; the float FMAs alternate between
-// two accumulators. The K-quants gain nothing from VNNI (vpdpwssd in place of
+// no accumulation chain runs through its latency. The float side is ggml's, exactly:
+// lane k of a block holds the integer sum of elements 4k..4k+3 (what ggml's
+// mul_sum_i8_pairs_float gives with vpdpbusd), one 8-lane accumulator takes
+// fma(d_w·d_x, lanes, acc) block after block, and hsum reduces it (hi+lo, then pairs).
+// That is ggml_vec_dot_*_q8_* (arch/x86/quants.c, __AVX2__ branch, VNNI helpers) for one
+// activation row and llamafile's tinyBLAS_Q0_AVX for batches (same per-output order), so
+// the results are bit-identical to llama.cpp's. Q4_1/Q5_1 add Σ m·s as a scalar chain
+// of FMAs (GCC contracts ggml's summs += m*s). The K-quants gain nothing from VNNI (vpdpwssd in place of
 // vpmaddwd + vpaddd only lengthens the dependency chain), so they keep the kernels
 // installed by sv_fill_kernels_avx512.
 
@@ -371,20 +377,11 @@ static float sv_vec_dot_q8_0_q8_0_avx512_vnni(int64_t n, const void *vw, const v
     const sv_block_q8_0 *w = vw;
     const sv_block_q8_0 *x = vx;
     const int64_t nb = n / SV_QK8_0;
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    int64_t i = 0;
-    for (; i + 1 < nb; i += 2) {
-        const __m128 d = sv_h2f_mul2(w[i].d, w[i + 1].d, x[i].d, x[i + 1].d);
-        const __m256i s0 = sv_dot_q8_0_block_vnni(w[i].qs, x[i].qs);
-        const __m256i s1 = sv_dot_q8_0_block_vnni(w[i + 1].qs, x[i + 1].qs);
-        acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s0), _mm256_broadcastss_ps(d), acc0);
-        acc1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s1), _mm256_broadcastss_ps(_mm_movehdup_ps(d)), acc1);
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
+        acc = _mm256_fmadd_ps(_mm256_broadcastss_ps(sv_h2f_mul(w[i].d, x[i].d)), _mm256_cvtepi32_ps(sv_dot_q8_0_block_vnni(w[i].qs, x[i].qs)), acc);
     }
-    if (i < nb) {
-        const __m256i s = sv_dot_q8_0_block_vnni(w[i].qs, x[i].qs);
-        acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_broadcastss_ps(sv_h2f_mul(w[i].d, x[i].d)), acc0);
-    }
-    return sv_hsum_ps256(_mm256_add_ps(acc0, acc1));
+    return sv_hsum_ps256(acc);
 }
 
 // Q4_0 · Q8_0: the nibbles are unsigned already; the −8 offset is a second dpbusd
@@ -399,31 +396,11 @@ static float sv_vec_dot_q4_0_q8_0_avx512_vnni(int64_t n, const void *vw, const v
     const sv_block_q4_0 *w = vw;
     const sv_block_q8_0 *x = vx;
     const int64_t nb = n / SV_QK4_0;
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    int64_t i = 0;
-    for (; i + 1 < nb; i += 2) {
-        const __m128 d = sv_h2f_mul2(w[i].d, w[i + 1].d, x[i].d, x[i + 1].d);
-        const __m256i s0 = sv_dot_q4_0_block_vnni(w[i].qs, x[i].qs);
-        const __m256i s1 = sv_dot_q4_0_block_vnni(w[i + 1].qs, x[i + 1].qs);
-        acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s0), _mm256_broadcastss_ps(d), acc0);
-        acc1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s1), _mm256_broadcastss_ps(_mm_movehdup_ps(d)), acc1);
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
+        acc = _mm256_fmadd_ps(_mm256_broadcastss_ps(sv_h2f_mul(w[i].d, x[i].d)), _mm256_cvtepi32_ps(sv_dot_q4_0_block_vnni(w[i].qs, x[i].qs)), acc);
     }
-    if (i < nb) {
-        const __m256i s = sv_dot_q4_0_block_vnni(w[i].qs, x[i].qs);
-        acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_broadcastss_ps(sv_h2f_mul(w[i].d, x[i].d)), acc0);
-    }
-    return sv_hsum_ps256(_mm256_add_ps(acc0, acc1));
-}
-
-// Q4_1 · Q8_1: d·dy·Σ q·y + m·s. A block's (d, m) and the activation's (d, s) are
-// adjacent halves, so one 64-bit move and one vcvtph2ps give both products:
-// lane 0 = d·dy scales the integer dot, lane 1 = m·s is summed separately.
-static inline __m128 sv_q4_1_scales(const sv_block_q4_1 *w, const sv_block_q8_1 *x) {
-    uint32_t dm, ds;
-    memcpy(&dm, &w->d, sizeof(dm));
-    memcpy(&ds, &x->d, sizeof(ds));
-    const __m128 f = _mm_cvtph_ps(_mm_cvtsi64_si128((long long)((uint64_t)dm | ((uint64_t)ds << 32))));
-    return _mm_mul_ps(f, _mm_movehl_ps(f, f)); // [d·dy, m·s, ·, ·]
+    return sv_hsum_ps256(acc);
 }
 
 static inline __m256i sv_dot_q4_1_block_vnni(const uint8_t *qs, const int8_t *ys) {
@@ -433,23 +410,15 @@ static inline __m256i sv_dot_q4_1_block_vnni(const uint8_t *qs, const int8_t *ys
 static float sv_vec_dot_q4_1_q8_1_avx512_vnni(int64_t n, const void *vw, const void *vx) {
     const sv_block_q4_1 *w = vw;
     const sv_block_q8_1 *x = vx;
-    const int64_t nb = n / SV_QK4_1;
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    __m128 acc_m = _mm_setzero_ps(); // lane 1 collects Σ m·s; the other lanes are unused
-    int64_t i = 0;
-    for (; i + 1 < nb; i += 2) {
-        const __m128 d0 = sv_q4_1_scales(&w[i], &x[i]);
-        const __m128 d1 = sv_q4_1_scales(&w[i + 1], &x[i + 1]);
-        acc_m = _mm_add_ps(acc_m, _mm_add_ps(d0, d1));
-        acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sv_dot_q4_1_block_vnni(w[i].qs, x[i].qs)), _mm256_broadcastss_ps(d0), acc0);
-        acc1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sv_dot_q4_1_block_vnni(w[i + 1].qs, x[i + 1].qs)), _mm256_broadcastss_ps(d1), acc1);
+    const int64_t nb = n / SV_QK8_1;
+    __m256 acc = _mm256_setzero_ps();
+    float summ = 0.0f;
+    for (int64_t i = 0; i < nb; i++) {
+        const __m128 ms = sv_h2f_pair2(w[i].m, x[i].s);
+        summ = fmaf(_mm_cvtss_f32(ms), _mm_cvtss_f32(_mm_movehdup_ps(ms)), summ);
+        acc = _mm256_fmadd_ps(_mm256_broadcastss_ps(sv_h2f_mul(w[i].d, x[i].d)), _mm256_cvtepi32_ps(sv_dot_q4_1_block_vnni(w[i].qs, x[i].qs)), acc);
     }
-    if (i < nb) {
-        const __m128 d0 = sv_q4_1_scales(&w[i], &x[i]);
-        acc_m = _mm_add_ps(acc_m, d0);
-        acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sv_dot_q4_1_block_vnni(w[i].qs, x[i].qs)), _mm256_broadcastss_ps(d0), acc0);
-    }
-    return sv_hsum_ps256(_mm256_add_ps(acc0, acc1)) + _mm_cvtss_f32(_mm_movehdup_ps(acc_m));
+    return sv_hsum_ps256(acc) + summ;
 }
 
 // Q5_0 / Q5_1: the quants from sv_q5_quants (0..31, unsigned) go straight into
@@ -464,20 +433,11 @@ static float sv_vec_dot_q5_0_q8_0_avx512_vnni(int64_t n, const void *vw, const v
     const sv_block_q5_0 *w = vw;
     const sv_block_q8_0 *x = vx;
     const int64_t nb = n / SV_QK5_0;
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    int64_t i = 0;
-    for (; i + 1 < nb; i += 2) {
-        const __m128 d = sv_h2f_mul2(w[i].d, w[i + 1].d, x[i].d, x[i + 1].d);
-        const __m256i s0 = sv_dot_q5_0_block_vnni(&w[i], x[i].qs);
-        const __m256i s1 = sv_dot_q5_0_block_vnni(&w[i + 1], x[i + 1].qs);
-        acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s0), _mm256_broadcastss_ps(d), acc0);
-        acc1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s1), _mm256_broadcastss_ps(_mm_movehdup_ps(d)), acc1);
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
+        acc = _mm256_fmadd_ps(_mm256_broadcastss_ps(sv_h2f_mul(w[i].d, x[i].d)), _mm256_cvtepi32_ps(sv_dot_q5_0_block_vnni(&w[i], x[i].qs)), acc);
     }
-    if (i < nb) {
-        const __m256i s = sv_dot_q5_0_block_vnni(&w[i], x[i].qs);
-        acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_broadcastss_ps(sv_h2f_mul(w[i].d, x[i].d)), acc0);
-    }
-    return sv_hsum_ps256(_mm256_add_ps(acc0, acc1));
+    return sv_hsum_ps256(acc);
 }
 
 static inline __m256i sv_dot_q5_1_block_vnni(const sv_block_q5_1 *w, const int8_t *ys) {
@@ -487,23 +447,15 @@ static inline __m256i sv_dot_q5_1_block_vnni(const sv_block_q5_1 *w, const int8_
 static float sv_vec_dot_q5_1_q8_1_avx512_vnni(int64_t n, const void *vw, const void *vx) {
     const sv_block_q5_1 *w = vw;
     const sv_block_q8_1 *x = vx;
-    const int64_t nb = n / SV_QK5_1;
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    __m128 acc_m = _mm_setzero_ps(); // lane 1 collects Σ m·s
-    int64_t i = 0;
-    for (; i + 1 < nb; i += 2) {
-        const __m128 d0 = sv_q5_1_scales(&w[i], &x[i]);
-        const __m128 d1 = sv_q5_1_scales(&w[i + 1], &x[i + 1]);
-        acc_m = _mm_add_ps(acc_m, _mm_add_ps(d0, d1));
-        acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sv_dot_q5_1_block_vnni(&w[i], x[i].qs)), _mm256_broadcastss_ps(d0), acc0);
-        acc1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sv_dot_q5_1_block_vnni(&w[i + 1], x[i + 1].qs)), _mm256_broadcastss_ps(d1), acc1);
+    const int64_t nb = n / SV_QK8_1;
+    __m256 acc = _mm256_setzero_ps();
+    float summ = 0.0f;
+    for (int64_t i = 0; i < nb; i++) {
+        const __m128 ms = sv_h2f_pair2(w[i].m, x[i].s);
+        summ = fmaf(_mm_cvtss_f32(ms), _mm_cvtss_f32(_mm_movehdup_ps(ms)), summ);
+        acc = _mm256_fmadd_ps(_mm256_broadcastss_ps(sv_h2f_mul(w[i].d, x[i].d)), _mm256_cvtepi32_ps(sv_dot_q5_1_block_vnni(&w[i], x[i].qs)), acc);
     }
-    if (i < nb) {
-        const __m128 d0 = sv_q5_1_scales(&w[i], &x[i]);
-        acc_m = _mm_add_ps(acc_m, d0);
-        acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sv_dot_q5_1_block_vnni(&w[i], x[i].qs)), _mm256_broadcastss_ps(d0), acc0);
-    }
-    return sv_hsum_ps256(_mm256_add_ps(acc0, acc1)) + _mm_cvtss_f32(_mm_movehdup_ps(acc_m));
+    return sv_hsum_ps256(acc) + summ;
 }
 
 void sv_fill_kernels_avx512_vnni(sv_kernels *k) {

@@ -16,7 +16,7 @@ struct TeacherForcedTests {
     }
     static func present(_ path: String) -> Bool { FileManager.default.fileExists(atPath: path) }
 
-    @Test(.disabled("issue 4 (open): bit-exact agreement needs ggml's exact x86 summation order in the Q8_0/Q4_1 dot and GEMM kernels; random weights amplify sub-ulp differences through activation quantization"), .enabled(if: present(model("SmolLM2-135M-Instruct.Q4_1.gguf")), "models/SmolLM2-135M-Instruct.Q4_1.gguf is absent: run models/fetch-smollm2.sh"))
+    @Test(.enabled(if: present(model("SmolLM2-135M-Instruct.Q4_1.gguf")), "models/SmolLM2-135M-Instruct.Q4_1.gguf is absent: run models/fetch-smollm2.sh"))
     func smolLM2Q4_1() throws {
         try check("generate-smollm2-q4_1", model: Self.model("SmolLM2-135M-Instruct.Q4_1.gguf"), tolerance: 0.01)
     }
@@ -26,7 +26,7 @@ struct TeacherForcedTests {
         try check("generate-tiny-f16", model: Self.model("tiny-text-f16.gguf"), tolerance: 0.01)
     }
 
-    @Test(.disabled("issue 4 (open): bit-exact agreement needs ggml's exact x86 summation order in the Q8_0/Q4_1 dot and GEMM kernels; random weights amplify sub-ulp differences through activation quantization"), .enabled(if: present(model("tiny-text-q8_0.gguf")), "models/tiny-text-q8_0.gguf is absent: run python3 models/make_synthetic.py --preset tiny --types f16,q8_0"))
+    @Test(.enabled(if: present(model("tiny-text-q8_0.gguf")), "models/tiny-text-q8_0.gguf is absent: run python3 models/make_synthetic.py --preset tiny --types f16,q8_0"))
     func tinyQ8_0() throws {
         try check("generate-tiny-q8_0", model: Self.model("tiny-text-q8_0.gguf"), tolerance: 0.01)
     }
@@ -35,7 +35,7 @@ struct TeacherForcedTests {
         try check("generate-tiny-q4_k_m", model: Self.committed("tiny-text-q4_k_m.gguf"), tolerance: 0.02)
     }
 
-    @Test(.disabled("issue 4 (open): bit-exact agreement needs ggml's exact x86 summation order in the Q8_0/Q4_1 dot and GEMM kernels; random weights amplify sub-ulp differences through activation quantization"), .enabled(if: present(model("smolvlm-256m-text-q8_0.gguf")), "models/smolvlm-256m-text-q8_0.gguf is absent: run python3 models/make_synthetic.py --preset smolvlm-256m --types q8_0"))
+    @Test(.enabled(if: present(model("smolvlm-256m-text-q8_0.gguf")), "models/smolvlm-256m-text-q8_0.gguf is absent: run python3 models/make_synthetic.py --preset smolvlm-256m --types q8_0"))
     func smolVLM256MQ8_0() throws {
         try check("generate-smolvlm-256m-q8_0", model: Self.model("smolvlm-256m-text-q8_0.gguf"), tolerance: 0.01)
     }

@@ -25,6 +25,7 @@ public final class LlamaContext {
     private var buffers: Buffers
     /// Converts f32 rows to f16 for the KV cache (F16C rounding on x86).
     private let toHalf: sv_from_float_fn
+    private let swiglu: sv_swiglu_fn
 
     /// - Parameters:
     ///   - contextLength: positions to keep; default the smaller of the model's and 4096.
@@ -45,6 +46,7 @@ public final class LlamaContext {
             preconditionFailure("kernel table \(kernels.name) lacks f16 conversion")
         }
         self.toHalf = toHalf
+        swiglu = kernels.table.pointee.swiglu ?? sv_swiglu_f32
     }
 
     /// Forgets every evaluated position (the cache contents are overwritten as positions are reused).
@@ -141,7 +143,9 @@ public final class LlamaContext {
             for i in 0 ..< n { sv_rms_norm_f32(Int64(d), b.x + i * d, layer.ffnNorm, c.rmsEpsilon, b.h + i * d) }
             matmul(layer.gate, b.h, n, b.gate)
             matmul(layer.up, b.h, n, b.up)
-            sv_swiglu_f32(Int64(n * c.feedForwardLength), b.gate, b.up, b.gate)
+            // Row by row: ggml's SwiGLU takes its last n % 16 elements of each row down another path.
+            let ff = c.feedForwardLength
+            for i in 0 ..< n { swiglu(Int64(ff), b.gate + i * ff, b.up + i * ff, b.gate + i * ff) }
             matmul(layer.down, b.gate, n, b.h)
             for i in 0 ..< n * d { b.x[i] += b.h[i] }
         }
@@ -177,8 +181,11 @@ public final class LlamaContext {
             for i in 0 ..< pairs {
                 let x0 = v[2 * i], x1 = v[2 * i + 1]
                 let cosT = cs[2 * i], sinT = cs[2 * i + 1]
-                v[2 * i] = x0 * cosT - x1 * sinT
-                v[2 * i + 1] = x0 * sinT + x1 * cosT
+                // ggml's rotate_pairs as GCC contracts it (-ffp-contract=fast; checked against
+                // llama.cpp's output): x0·cos − (x1·sin) and x0·sin + (x1·cos), each one FMA
+                // over the rounded product in parentheses.
+                v[2 * i] = (-(x1 * sinT)).addingProduct(x0, cosT)
+                v[2 * i + 1] = (x1 * cosT).addingProduct(x0, sinT)
             }
         }
     }
