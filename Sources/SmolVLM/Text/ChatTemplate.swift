@@ -1,0 +1,63 @@
+/// Chat formatting the way llama.cpp's built-in (non-Jinja) templates do it
+/// (`llama_chat_apply_template`): the template is recognised from a few marker strings in
+/// `tokenizer.chat_template`, then each message is written in that template's fixed layout.
+public enum ChatTemplate: String, Sendable, CaseIterable {
+    /// `<|im_start|>{role}\n{content}<|im_end|>\n` … `<|im_start|>assistant\n` (SmolLM2).
+    case chatml
+    /// `<|im_start|>` once, then `User: {content}<end_of_utterance>\n` … `Assistant:` (SmolVLM).
+    case smolvlm
+
+    public enum Role: String, Sendable { case system, user, assistant }
+
+    public struct Message: Sendable, Equatable {
+        public var role: Role
+        public var content: String
+        public init(role: Role, content: String) { self.role = role; self.content = content }
+    }
+
+    public enum DetectionError: Error, Sendable, Equatable, CustomStringConvertible {
+        case unknown(excerpt: String)
+        case absent
+        public var description: String {
+            switch self {
+            case .absent:
+                "the model has no tokenizer.chat_template; pass --chat-template \(ChatTemplate.allCases.map(\.rawValue).joined(separator: "|"))"
+            case let .unknown(excerpt):
+                "unrecognised chat template (\"\(excerpt)…\"); pass --chat-template \(ChatTemplate.allCases.map(\.rawValue).joined(separator: "|"))"
+            }
+        }
+    }
+
+    /// Recognises a template from its Jinja source, as llama.cpp's detection does for these two.
+    public static func detect(_ source: String?) throws(DetectionError) -> ChatTemplate {
+        guard let source, !source.isEmpty else { throw .absent }
+        if let named = ChatTemplate(rawValue: source) { return named }
+        if source.contains("<|im_start|>") && !source.contains("<|im_sep|>") {
+            // SmolVLM uses <|im_start|> as a BOS, but its turns are not ChatML.
+            return source.contains("<end_of_utterance>") ? .smolvlm : .chatml
+        }
+        throw .unknown(excerpt: String(source.prefix(60)))
+    }
+
+    /// The prompt text for `messages`, ending with the assistant's turn opener when
+    /// `addAssistantPrompt` is set. Special tokens appear as text: tokenize with special parsing.
+    public func render(_ messages: [Message], addAssistantPrompt: Bool = true) -> String {
+        var out = ""
+        switch self {
+        case .chatml:
+            for m in messages { out += "<|im_start|>\(m.role.rawValue)\n\(m.content)<|im_end|>\n" }
+            if addAssistantPrompt { out += "<|im_start|>assistant\n" }
+        case .smolvlm:
+            out += "<|im_start|>"
+            for m in messages {
+                switch m.role {
+                case .system: out += m.content + "\n\n"
+                case .user: out += "User: \(m.content)<end_of_utterance>\n"
+                case .assistant: out += "Assistant: \(m.content)<end_of_utterance>\n"
+                }
+            }
+            if addAssistantPrompt { out += "Assistant:" }
+        }
+        return out
+    }
+}
