@@ -28,8 +28,11 @@ public final class ThreadPool: @unchecked Sendable {
     private var workers: [pthread_t] = []
     private let submitLock = Mutex(())
 
-    /// Spin iterations before a worker sleeps: a few tens of microseconds.
-    private static let spinLimit = 20_000
+    /// Pause-spins before a waiting thread starts yielding its core (a few microseconds).
+    private static let pauseSpins = 2_000
+    /// Yields before an idle worker sleeps on the condition variable (well under a millisecond
+    /// when the core is free; decode issues a job every few microseconds).
+    private static let yieldLimit = 2_000
 
     public init(threads: Int) {
         threadCount = max(1, threads)
@@ -80,7 +83,12 @@ public final class ThreadPool: @unchecked Sendable {
                     pthread_mutex_unlock(&mutex)
                 }
                 escaping(0)
-                while pending.load(ordering: .acquiring) > 0 { spinPause() }
+                // Spin briefly, then yield: when the machine is oversubscribed a worker may be
+                // waiting for this very core, and pure spinning would hold it off for a time slice.
+                var spins = 0
+                while pending.load(ordering: .acquiring) > 0 {
+                    if spins < ThreadPool.pauseSpins { spins += 1; spinPause() } else { sched_yield() }
+                }
                 job = nil
             }
         }
@@ -106,9 +114,12 @@ public final class ThreadPool: @unchecked Sendable {
             var spins = 0
             var current = generation.load(ordering: .acquiring)
             while current == seen {
-                if spins < ThreadPool.spinLimit {
+                if spins < ThreadPool.pauseSpins {
                     spins += 1
                     spinPause()
+                } else if spins < ThreadPool.pauseSpins + ThreadPool.yieldLimit {
+                    spins += 1
+                    sched_yield()
                 } else {
                     pthread_mutex_lock(&mutex)
                     sleepers.wrappingAdd(1, ordering: .sequentiallyConsistent)

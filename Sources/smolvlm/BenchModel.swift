@@ -1,0 +1,65 @@
+import ArgumentParser
+import Foundation
+import SmolVLM
+
+/// Prompt processing and generation speed, measured the way llama-bench measures them:
+/// `-p` random tokens in one batch on an empty context, then `-n` tokens decoded one at a time
+/// on an empty context, each repeated `-r` times; mean ± standard deviation of tokens/s.
+struct BenchModel: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "model",
+        abstract: "Prefill and decode tokens/s of a text model (llama-bench's pp/tg tests)."
+    )
+
+    @Option(help: "A llama-architecture GGUF file.") var model: String
+    @Option(name: .customShort("p"), help: "Prompt tokens (0 skips the prefill test).") var promptTokens: Int = 128
+    @Option(name: .customShort("n"), help: "Generated tokens (0 skips the decode test).") var generatedTokens: Int = 64
+    @Option(name: .customShort("r"), help: "Repetitions.") var repetitions: Int = 5
+    @Option(name: [.customShort("t"), .long], help: "Threads.") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+
+    func run() throws {
+        let llama = try LlamaModel(path: model)
+        let vocab = llama.configuration.vocabularySize
+        let context = try LlamaContext(model: llama, contextLength: max(promptTokens, generatedTokens) + 1, threads: threads)
+        var rng = SplitMix64(seed: 1)
+        let clock = ContinuousClock()
+        func randomTokens(_ n: Int) -> [Int] { (0 ..< n).map { _ in Int.random(in: 0 ..< vocab, using: &rng) } }
+
+        // Warm-up: touches every weight page once, as llama-bench's warm-up run does.
+        _ = try context.evaluate(tokens: randomTokens(min(8, max(promptTokens, 1))))
+        print("model: \(model), threads \(threads), kernels \(KernelSet.default.name)")
+        if promptTokens > 0 {
+            let rates = try (0 ..< repetitions).map { _ -> Double in
+                context.reset()
+                let tokens = randomTokens(promptTokens)
+                let start = clock.now
+                _ = try context.evaluate(tokens: tokens)
+                return Double(promptTokens) / (clock.now - start).secondsValue
+            }
+            print(report("pp\(promptTokens)", rates))
+        }
+        if generatedTokens > 0 {
+            let rates = try (0 ..< repetitions).map { _ -> Double in
+                context.reset()
+                var token = randomTokens(1)[0]
+                let start = clock.now
+                for _ in 0 ..< generatedTokens {
+                    let logits = try context.evaluate(tokens: [token])
+                    token = logits.indices.max { logits[$0] < logits[$1] } ?? 0
+                }
+                return Double(generatedTokens) / (clock.now - start).secondsValue
+            }
+            print(report("tg\(generatedTokens)", rates))
+        }
+    }
+
+    private func report(_ test: String, _ rates: [Double]) -> String {
+        let mean = rates.reduce(0, +) / Double(rates.count)
+        let sd = (rates.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(max(rates.count - 1, 1))).squareRoot()
+        return "\(test.padding(toLength: 8, withPad: " ", startingAt: 0)) \(String(format: "%10.2f ± %.2f", mean, sd)) tokens/s"
+    }
+}
+
+extension Duration {
+    var secondsValue: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
+}
