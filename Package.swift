@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v15), .iOS(.v18)],
     products: [
         .library(name: "SmolVLM", targets: ["SmolVLM"]),
+        .library(name: "GGUF", targets: ["GGUF"]),
         .executable(name: "smolvlm", targets: ["smolvlm"]),
     ],
     dependencies: [
