@@ -29,6 +29,29 @@ struct ReferenceFixturesTests {
         #expect(try f.ints("prompt").values.first == 1)  // <|im_start|>
     }
 
+    @Test func visionCaseIsSelfConsistent() throws {
+        let f = try ReferenceFixture("vision-tiny-q8_0-motorcycle-1024x768")
+        #expect(f["kind"]?.string == "vision")
+        let nTiles = try #require(f["preprocess"]?["n_tiles"]?.int)
+        let gridX = try #require(f["preprocess"]?["grid_x"]?.int), gridY = try #require(f["preprocess"]?["grid_y"]?.int)
+        #expect(nTiles == gridX * gridY + 1)  // slices plus the overview
+        #expect(f["preprocess"]?["tiles"]?.array?.count == nTiles)
+        // The flat sequence: one token id per position, -1 where an image embedding goes.
+        let sequence = try f.ints("sequence_tokens").values
+        let tiles = try f.ints("sequence_tile").values
+        #expect(sequence.count == f["n_pos"]?.int)
+        #expect(sequence.filter { $0 == -1 }.count == 64 * nTiles)
+        #expect(zip(sequence, tiles).allSatisfy { ($0 == -1) == ($1 >= 0) })
+        // Chunks, in order, cover every position exactly once.
+        let chunks = try #require(f["chunks"]?.array)
+        #expect(chunks.compactMap { $0["n_pos"]?.int }.reduce(0, +) == sequence.count)
+        let embd = try f.floats("embd_full")
+        #expect(embd.shape.prefix(2) == [nTiles, 64])
+        #expect(embd.values.allSatisfy { $0.isFinite })
+        let steps = try f.ints("tokens").values.count
+        #expect(steps == f["steps"]?.int)
+    }
+
     @Test func missingFixtureIsAnError() {
         #expect(throws: ReferenceFixture.LoadError.self) { try ReferenceFixture("no-such-case") }
     }
