@@ -2,21 +2,16 @@
 // float arithmetic on dequantized data. Uses only the public C API.
 import Foundation
 import Kernels
+import SmolVLM
 import Testing
 
 // MARK: - Harness
 
 /// SplitMix64: deterministic, so a failure reproduces.
 private struct Rng: RandomNumberGenerator {
-    var state: UInt64
-    init(_ seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    var base: SplitMix64
+    init(_ seed: UInt64) { base = SplitMix64(seed: seed) }
+    mutating func next() -> UInt64 { base.next() }
     mutating func uniform(_ lo: Float, _ hi: Float) -> Float { Float.random(in: lo..<hi, using: &self) }
     mutating func normal() -> Float {
         let u1 = max(Double.random(in: 0..<1, using: &self), 1e-300)
