@@ -24,10 +24,15 @@ let package = Package(
             name: "GGUF",
             dependencies: ["Kernels"]
         ),
+        // System libjpeg and libpng, found with pkg-config (image decoding for the vision path).
+        .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg-dev"]), .brew(["jpeg-turbo"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"]), .brew(["libpng"])]),
+        // JPEG/PNG -> RGB: C only because libjpeg/libpng report errors by longjmp, which Swift cannot catch.
+        .target(name: "CImageShim", dependencies: ["CJPEG", "CPNG"]),
         // The engine.
         .target(
             name: "SmolVLM",
-            dependencies: ["GGUF", "Kernels"]
+            dependencies: ["GGUF", "Kernels", "CImageShim"]
         ),
         // Kernel measurement at model shapes, shared by `smolvlm bench` and Benchmarks/.
         .target(
