@@ -58,4 +58,20 @@ struct GenerationTests {
         }
         #expect(throws: ModelError.emptyInput) { try context.evaluate(tokens: []) }
     }
+
+    @Test func seededSamplingIsReproducible() throws {
+        let path = ReferenceFixture.root.appendingPathComponent("models/tiny-text-q4_k_m.gguf").path
+        let file = try GGUFFile(path: path)
+        let model = try LlamaModel(file: file)
+        let tokenizer = try Tokenizer(gguf: file)
+        func run(seed: UInt64, temperature: Float) throws -> [Int] {
+            let context = try LlamaContext(model: model, contextLength: 64, threads: 1)
+            return try TextGenerator(context: context, tokenizer: tokenizer)
+                .generate(prompt: [1, 11126, 42], maxTokens: 16, sampling: .init(temperature: temperature, seed: seed)).tokens
+        }
+        #expect(try run(seed: 7, temperature: 0.8) == run(seed: 7, temperature: 0.8))
+        #expect(try run(seed: 7, temperature: 0.8) != run(seed: 8, temperature: 0.8))
+        // Greedy ignores the seed.
+        #expect(try run(seed: 1, temperature: 0) == run(seed: 2, temperature: 0))
+    }
 }

@@ -92,15 +92,13 @@ public struct TextGenerator {
             return best
         }
         let maxLogit = logits.max() ?? 0
-        var weights = logits.map { expf(($0 - maxLogit) / s.temperature) }
-        let total = weights.reduce(0, +)
-        var r = Float.random(in: 0 ..< 1, using: &rng) * total
+        let weights = logits.map { expf(($0 - maxLogit) / s.temperature) }
+        var r = Float.random(in: 0 ..< 1, using: &rng) * weights.reduce(0, +)
         for i in weights.indices {
             r -= weights[i]
             if r <= 0 { return i }
         }
-        weights.removeAll()
-        return logits.count - 1
+        return logits.count - 1  // rounding left a sliver of probability mass at the end
     }
 }
 
