@@ -1,0 +1,375 @@
+import Foundation
+import GGUF
+import Kernels
+
+/// What can go wrong loading or running a vision encoder (mmproj) beyond a malformed GGUF file.
+public enum VisionModelError: Error, Sendable, Equatable, CustomStringConvertible {
+    case unsupportedProjector(String)
+    case invalidHyperParameter(key: String, value: String, reason: String)
+    case projectorWidthMismatch(projector: Int, textEmbedding: Int)
+    case tileSize(expected: Int, found: Int)
+
+    public var description: String {
+        switch self {
+        case let .unsupportedProjector(p):
+            "unsupported projector type '\(p)' (this engine runs 'idefics3' mmproj files)"
+        case let .invalidHyperParameter(key, value, reason):
+            "\(key) = \(value) is invalid: \(reason)"
+        case let .projectorWidthMismatch(projector, text):
+            "the vision projector outputs \(projector)-wide embeddings but the text model's embedding_length is \(text)"
+        case let .tileSize(expected, found):
+            "a tile must have \(expected) floats (size × size × 3), got \(found)"
+        }
+    }
+}
+
+/// Hyper-parameters of a SigLIP vision encoder with the idefics3 projector, from `clip.vision.*`.
+public struct VisionConfiguration: Sendable, Equatable {
+    public var imageSize: Int
+    public var patchSize: Int
+    public var embeddingLength: Int
+    public var feedForwardLength: Int
+    public var blockCount: Int
+    public var headCount: Int
+    public var layerNormEpsilon: Float
+    public var scaleFactor: Int
+    /// Width of the projector output (= the text model's embedding length).
+    public var projectionLength: Int
+
+    public var headDimension: Int { embeddingLength / headCount }
+    public var patchesPerSide: Int { imageSize / patchSize }
+    public var patchCount: Int { patchesPerSide * patchesPerSide }
+    /// Embeddings one tile becomes after the pixel shuffle.
+    public var tokensPerTile: Int { patchCount / (scaleFactor * scaleFactor) }
+
+    public init(_ md: GGUFMetadata) throws {
+        let projector = (try? md.string("clip.projector_type")) ?? "?"
+        guard projector == "idefics3" else { throw VisionModelError.unsupportedProjector(projector) }
+        func int(_ key: String) throws -> Int { try md.integer("clip.vision." + key) }
+        imageSize = try int("image_size")
+        patchSize = try int("patch_size")
+        embeddingLength = try int("embedding_length")
+        feedForwardLength = try int("feed_forward_length")
+        blockCount = try int("block_count")
+        headCount = try int("attention.head_count")
+        layerNormEpsilon = try md.float("clip.vision.attention.layer_norm_epsilon")
+        scaleFactor = try int("projector.scale_factor")
+        projectionLength = (try? int("projection_dim")) ?? 0
+
+        func check(_ ok: Bool, _ key: String, _ value: Int, _ reason: String) throws {
+            if !ok { throw VisionModelError.invalidHyperParameter(key: "clip.vision." + key, value: String(value), reason: reason) }
+        }
+        try check(patchSize > 0 && patchSize <= 64, "patch_size", patchSize, "must be in 1...64")
+        try check(imageSize > 0 && imageSize <= 4096 && imageSize % patchSize == 0, "image_size", imageSize, "must be a multiple of the patch size, at most 4096")
+        try check(embeddingLength > 0 && embeddingLength <= 1 << 14, "embedding_length", embeddingLength, "must be in 1...16384")
+        try check(feedForwardLength > 0 && feedForwardLength <= 1 << 16, "feed_forward_length", feedForwardLength, "must be in 1...65536")
+        try check(blockCount > 0 && blockCount <= 256, "block_count", blockCount, "must be in 1...256")
+        try check(headCount > 0 && embeddingLength % headCount == 0, "attention.head_count", headCount, "must divide the embedding length \(embeddingLength)")
+        try check(scaleFactor > 1 && (imageSize / patchSize) % scaleFactor == 0, "projector.scale_factor", scaleFactor, "must be > 1 and divide the patches per side")
+    }
+}
+
+/// SmolVLM's vision path after preprocessing: the SigLIP encoder (patch embedding, pre-norm
+/// transformer blocks, post-LayerNorm), idefics3's pixel shuffle and the linear projector,
+/// computed the way llama.cpp's clip graph (tools/mtmd, `build_vit` + `build_patch_merge_permute`)
+/// does on the CPU. Weights are mapped from the mmproj GGUF file, never copied (bar small vectors).
+public struct VisionModel: Sendable {
+    public let configuration: VisionConfiguration
+    public let file: GGUFFile
+
+    struct Layer: Sendable {
+        var norm1Weight, norm1Bias: [Float]
+        var wq, wk, wv, wo: WeightMatrix
+        var bq, bk, bv, bo: [Float]
+        var norm2Weight, norm2Bias: [Float]
+        var up, down: WeightMatrix
+        var upBias, downBias: [Float]
+    }
+
+    /// The convolution kernel as `embeddingLength` rows of `3 · patch · patch` floats, each in
+    /// ggml's im2col order (channel, kernel row, kernel column).
+    let patchWeight: [Float]
+    let patchBias: [Float]
+    /// `patchCount × embeddingLength`.
+    let positionEmbedding: [Float]
+    let layers: [Layer]
+    let postNormWeight, postNormBias: [Float]
+    /// `mm.model.fc.weight`: `scale² · width` columns → projection width rows.
+    let projector: WeightMatrix
+    /// ggml's im2col type for the patch convolution (F16 unless the kernel is BF16).
+    let im2colType: GGMLType
+
+    /// Width of each output embedding.
+    public var outputWidth: Int { projector.rows }
+
+    public init(file: GGUFFile) throws {
+        self.file = file
+        var c = try VisionConfiguration(file.metadata)
+        let d = c.embeddingLength, ff = c.feedForwardLength, p = c.patchSize
+        let merged = d * c.scaleFactor * c.scaleFactor
+
+        func matrix(_ name: String, columns: Int, rows: Int) throws -> WeightMatrix {
+            let t = try file.requireTensor(name)
+            guard t.shape == [columns, rows] else { throw ModelError.tensorShape(tensor: name, expected: [columns, rows], found: t.shape) }
+            return try WeightMatrix(t, in: file)
+        }
+        func vector(_ name: String, count: Int) throws -> [Float] {
+            let t = try file.requireTensor(name)
+            guard t.shape == [count] else { throw ModelError.tensorShape(tensor: name, expected: [count], found: t.shape) }
+            return try file.dequantize(t)
+        }
+
+        // Patch embedding: a conv2d kernel [KW, KH, IC, OC] in ggml order, so each output
+        // channel is one contiguous row of IC·KH·KW, exactly im2col's column order.
+        let pw = try file.requireTensor("v.patch_embd.weight")
+        guard pw.shape == [p, p, 3, d] else { throw ModelError.tensorShape(tensor: pw.name, expected: [p, p, 3, d], found: pw.shape) }
+        patchWeight = try file.dequantize(pw)
+        im2colType = pw.type == .bf16 ? .f32 : .f16
+        patchBias = try vector("v.patch_embd.bias", count: d)
+        let pos = try file.requireTensor("v.position_embd.weight")
+        guard pos.shape == [d, c.patchCount] else { throw ModelError.tensorShape(tensor: pos.name, expected: [d, c.patchCount], found: pos.shape) }
+        positionEmbedding = try file.dequantize(pos)
+
+        layers = try (0 ..< c.blockCount).map { i in
+            let b = "v.blk.\(i)."
+            // llama.cpp swaps ffn_up/ffn_down for old idefics3 exports whose "down" maps width → ff.
+            var upName = b + "ffn_up", downName = b + "ffn_down"
+            if let down = file.tensor(named: downName + ".weight"), down.shape.first == d, d != ff {
+                swap(&upName, &downName)
+            }
+            return Layer(
+                norm1Weight: try vector(b + "ln1.weight", count: d), norm1Bias: try vector(b + "ln1.bias", count: d),
+                wq: try matrix(b + "attn_q.weight", columns: d, rows: d),
+                wk: try matrix(b + "attn_k.weight", columns: d, rows: d),
+                wv: try matrix(b + "attn_v.weight", columns: d, rows: d),
+                wo: try matrix(b + "attn_out.weight", columns: d, rows: d),
+                bq: try vector(b + "attn_q.bias", count: d), bk: try vector(b + "attn_k.bias", count: d),
+                bv: try vector(b + "attn_v.bias", count: d), bo: try vector(b + "attn_out.bias", count: d),
+                norm2Weight: try vector(b + "ln2.weight", count: d), norm2Bias: try vector(b + "ln2.bias", count: d),
+                up: try matrix(upName + ".weight", columns: d, rows: ff),
+                down: try matrix(downName + ".weight", columns: ff, rows: d),
+                upBias: try vector(upName + ".bias", count: ff),
+                downBias: try vector(downName + ".bias", count: d))
+        }
+        postNormWeight = try vector("v.post_ln.weight", count: d)
+        postNormBias = try vector("v.post_ln.bias", count: d)
+
+        let fc = try file.requireTensor("mm.model.fc.weight")
+        guard fc.shape.count == 2, fc.shape[0] == merged, fc.shape[1] > 0 else {
+            throw ModelError.tensorShape(tensor: fc.name, expected: [merged, c.projectionLength], found: fc.shape)
+        }
+        projector = try WeightMatrix(fc, in: file)
+        if c.projectionLength == 0 { c.projectionLength = fc.shape[1] }
+        configuration = c
+    }
+
+    public init(path: String) throws {
+        try self.init(file: GGUFFile(path: path))
+    }
+
+    /// Throws ``VisionModelError/projectorWidthMismatch(projector:textEmbedding:)`` unless the
+    /// projector's output width equals the text model's embedding length.
+    public func checkCompatible(textEmbeddingLength: Int) throws {
+        guard outputWidth == textEmbeddingLength else {
+            throw VisionModelError.projectorWidthMismatch(projector: outputWidth, textEmbedding: textEmbeddingLength)
+        }
+    }
+
+    public func checkCompatible(with text: LlamaModel) throws {
+        try checkCompatible(textEmbeddingLength: text.configuration.embeddingLength)
+    }
+
+    /// Encodes one tile (`imageSize × imageSize × 3` floats, HWC, normalised as
+    /// ``Idefics3Preprocessor`` makes them) into `tokensPerTile × outputWidth` floats, row-major.
+    public func encode(tile: [Float], threads: Int? = nil, kernels: KernelSet = .default) throws -> [Float] {
+        let pool = ThreadPool(threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
+        return try encode(tile: tile, pool: pool, kernels: kernels)
+    }
+
+    public func encode(tile: [Float], pool: ThreadPool, kernels: KernelSet = .default) throws -> [Float] {
+        let c = configuration
+        let side = c.imageSize
+        guard tile.count == side * side * 3 else { throw VisionModelError.tileSize(expected: side * side * 3, found: tile.count) }
+        let n = c.patchCount, d = c.embeddingLength, ff = c.feedForwardLength
+        let hd = c.headDimension, heads = c.headCount
+        var scratch = ScratchBuffer()
+        func matmul(_ w: WeightMatrix, _ x: UnsafePointer<Float>, _ rows: Int, _ y: UnsafeMutablePointer<Float>) {
+            MatMul.multiply(w, x, rows: rows, into: y, scratch: &scratch, pool: pool, kernels: kernels)
+        }
+        guard let toHalf = sv_kernels_from_float(kernels.table, SV_TYPE_F16) else {
+            preconditionFailure("kernel table \(kernels.name) lacks f16 conversion")
+        }
+
+        func alloc<T>(_ count: Int, _ type: T.Type = Float.self) -> UnsafeMutablePointer<T> {
+            UnsafeMutablePointer<T>.allocate(capacity: count)
+        }
+        let x = alloc(n * d), h = alloc(n * d), q = alloc(n * d), k = alloc(n * d), v = alloc(n * d)
+        let attn = alloc(n * d), up = alloc(n * ff)
+        let kHalf = alloc(n * d, sv_half.self), vHalf = alloc(n * d, sv_half.self)
+        let attnScratch = alloc(64 * pool.threadCount)
+        defer { for ptr in [x, h, q, k, v, attn, up, attnScratch] { ptr.deallocate() }; kHalf.deallocate(); vHalf.deallocate() }
+
+        // 1. Patch embedding, as ggml_conv_2d computes it: im2col (rounded to f16) is the
+        //    "weight" matrix of patchCount rows, the kernel the activation rows (so it is rounded
+        //    to f16 too), giving embedding × patch, transposed back to patch-major.
+        try patchEmbed(tile: tile, into: x, scratch: &scratch, pool: pool, kernels: kernels)
+        for i in 0 ..< n {
+            for j in 0 ..< d {
+                x[i * d + j] = (x[i * d + j] + patchBias[j]) + positionEmbedding[i * d + j]
+            }
+        }
+
+        // 2. Pre-norm transformer blocks.
+        let scale = 1 / Float(hd).squareRoot()
+        for layer in layers {
+            // x += Wo · attention(Wq·h + bq, Wk·h + bk, Wv·h + bv) + bo, h = LayerNorm(x)
+            for i in 0 ..< n { layerNorm(x + i * d, layer.norm1Weight, layer.norm1Bias, h + i * d) }
+            matmul(layer.wq, h, n, q); addBias(q, layer.bq, rows: n)
+            matmul(layer.wk, h, n, k); addBias(k, layer.bk, rows: n)
+            matmul(layer.wv, h, n, v); addBias(v, layer.bv, rows: n)
+            pool.parallelFor(n) { range in
+                for i in range {
+                    toHalf(k + i * d, kHalf + i * d, Int64(d))
+                    toHalf(v + i * d, vHalf + i * d, Int64(d))
+                }
+            }
+            pool.run { thread in
+                let s = attnScratch + thread * 64
+                var job = thread
+                while job < n * heads {
+                    let i = job / heads, hh = job % heads
+                    sv_attention_row_f32acc(Int64(hd), q + i * d + hh * hd, kHalf + hh * hd, vHalf + hh * hd,
+                                            Int64(d), Int64(n), scale, attn + i * d + hh * hd, s)
+                    job += pool.threadCount
+                }
+            }
+            matmul(layer.wo, attn, n, h); addBias(h, layer.bo, rows: n)
+            for i in 0 ..< n * d { x[i] = h[i] + x[i] }
+
+            // x += W_down · gelu(W_up · h + b_up) + b_down, h = LayerNorm(x)
+            for i in 0 ..< n { layerNorm(x + i * d, layer.norm2Weight, layer.norm2Bias, h + i * d) }
+            matmul(layer.up, h, n, up); addBias(up, layer.upBias, rows: n)
+            for i in 0 ..< n * ff { up[i] = Self.gelu(up[i]) }
+            matmul(layer.down, up, n, h); addBias(h, layer.downBias, rows: n)
+            for i in 0 ..< n * d { x[i] = x[i] + h[i] }
+        }
+        for i in 0 ..< n { layerNorm(x + i * d, postNormWeight, postNormBias, h + i * d) }
+
+        // 3. Pixel shuffle (build_patch_merge_permute): the s×s block of patches at block (bx, by)
+        //    becomes token by·(W/s) + bx with features ordered (row in block, column in block, e).
+        let s = c.scaleFactor, w = c.patchesPerSide, wb = w / s
+        let merged = d * s * s
+        let tokens = c.tokensPerTile
+        let shuffled = alloc(tokens * merged)
+        defer { shuffled.deallocate() }
+        for py in 0 ..< w {
+            for px in 0 ..< w {
+                let t = (py / s) * wb + px / s
+                let f = (py % s) * d * s + (px % s) * d
+                (shuffled + t * merged + f).update(from: h + (py * w + px) * d, count: d)
+            }
+        }
+
+        // 4. Projector.
+        var out = [Float](repeating: 0, count: tokens * outputWidth)
+        out.withUnsafeMutableBufferPointer { o in matmul(projector, shuffled, tokens, o.baseAddress!) }
+        return out
+    }
+
+    // MARK: - Pieces
+
+    private func patchEmbed(tile: [Float], into x: UnsafeMutablePointer<Float>,
+                            scratch: inout ScratchBuffer, pool: ThreadPool, kernels: KernelSet) throws {
+        let c = configuration
+        let p = c.patchSize, side = c.imageSize, w = c.patchesPerSide
+        let n = c.patchCount, d = c.embeddingLength
+        let cols = 3 * p * p
+        let elementBytes = im2colType == .f16 ? 2 : 4
+        let im2col = UnsafeMutableRawPointer.allocate(byteCount: n * cols * elementBytes, alignment: 64)
+        let y = UnsafeMutablePointer<Float>.allocate(capacity: n * d)
+        defer { im2col.deallocate(); y.deallocate() }
+        let half = im2colType == .f16
+        tile.withUnsafeBufferPointer { t in
+            let src = t.baseAddress!
+            pool.parallelFor(n) { range in
+                for patch in range {
+                    let oy = patch / w, ox = patch % w
+                    for ch in 0 ..< 3 {
+                        for ky in 0 ..< p {
+                            for kx in 0 ..< p {
+                                let value = src[((oy * p + ky) * side + ox * p + kx) * 3 + ch]
+                                let idx = patch * cols + (ch * p + ky) * p + kx
+                                if half {
+                                    im2col.storeBytes(of: sv_fp32_to_fp16(value), toByteOffset: idx * 2, as: sv_half.self)
+                                } else {
+                                    im2col.storeBytes(of: value, toByteOffset: idx * 4, as: Float.self)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let m = try WeightMatrix(type: im2colType, rows: n, columns: cols, data: UnsafeRawPointer(im2col))
+        patchWeight.withUnsafeBufferPointer { kw in
+            MatMul.multiply(m, kw.baseAddress!, rows: d, into: y, scratch: &scratch, pool: pool, kernels: kernels)
+        }
+        // y is embedding-major (d rows of n patches); the encoder runs patch-major.
+        for e in 0 ..< d {
+            for i in 0 ..< n { x[i * d + e] = y[e * n + i] }
+        }
+    }
+
+    private func addBias(_ y: UnsafeMutablePointer<Float>, _ b: [Float], rows: Int) {
+        let width = b.count
+        for i in 0 ..< rows {
+            for j in 0 ..< width { y[i * width + j] += b[j] }
+        }
+    }
+
+    /// ggml_norm (mean in double; the variance of x − mean in groups of 16 reduced as
+    /// _mm512_reduce_add_ps does, accumulated in double) followed by ggml_mul and ggml_add.
+    private func layerNorm(_ x: UnsafePointer<Float>, _ weight: [Float], _ bias: [Float], _ y: UnsafeMutablePointer<Float>) {
+        let n = weight.count
+        var sum = 0.0
+        for i in 0 ..< n { sum += Double(x[i]) }
+        let mean = Float(sum) / Float(n)
+        var sum2 = 0.0
+        var i = 0
+        while i + 15 < n {
+            var v = SIMD16<Float>()
+            for j in 0 ..< 16 {
+                let t = x[i + j] - mean
+                y[i + j] = t
+                v[j] = t * t
+            }
+            let a = v.highHalf + v.lowHalf
+            let b = a.highHalf + a.lowHalf
+            sum2 += Double((b[0] + b[2]) + (b[1] + b[3]))
+            i += 16
+        }
+        while i < n {
+            let t = x[i] - mean
+            y[i] = t
+            sum2 += Double(t * t)
+            i += 1
+        }
+        let variance = Float(sum2 / Double(n))
+        let scale = 1 / (variance + configuration.layerNormEpsilon).squareRoot()
+        for j in 0 ..< n { y[j] = (y[j] * scale) * weight[j] + bias[j] }
+    }
+
+    /// ggml_vec_gelu_f32 with GGML_GELU_FP16: the tanh GELU looked up at x rounded to f16,
+    /// result rounded to f16; x ≤ −10 gives 0 and x ≥ 10 passes through.
+    static let geluTable: [Float] = (0 ..< 65536).map { i in
+        let f = sv_fp16_to_fp32(UInt16(i))
+        let g = 0.5 * f * (1 + tanhf(0.79788456080286535587989211986876 * f * Float(1).addingProduct(0.044715 * f, f)))
+        return sv_fp16_to_fp32(sv_fp32_to_fp16(g))
+    }
+
+    @inline(__always) static func gelu(_ x: Float) -> Float {
+        if x <= -10 { return 0 }
+        if x >= 10 { return x }
+        return geluTable[Int(sv_fp32_to_fp16(x))]
+    }
+}
