@@ -3,6 +3,52 @@
 
 #include <math.h>
 
+#if defined(__x86_64__) || defined(_M_X64)
+#include <immintrin.h>
+#endif
+
+// llamafile's tinyBLAS<16, __m512, __m512, ggml_fp16_t, ggml_fp16_t, float> order, which
+// llama.cpp (AVX-512 build, sgemm on) uses for every F16×F16 product with at least two
+// activation rows and k a multiple of 16: one 16-lane accumulator, a fused multiply-add per
+// 16 elements, then _mm512_reduce_add_ps (256-bit halves, 128-bit halves, then
+// (l0 + l2) + (l1 + l3)). Each lane is an independent fma chain, so two 8-lane halves (AVX2)
+// or scalar fmaf give the same bits.
+static float sv_reduce16(const float v[16]) {
+    float a[8], b[4];
+    for (int i = 0; i < 8; i++) a[i] = v[i] + v[i + 8];
+    for (int i = 0; i < 4; i++) b[i] = a[i] + a[i + 4];
+    return (b[0] + b[2]) + (b[1] + b[3]);
+}
+
+static float sv_dot_f16_tinyblas_scalar(int64_t n, const void *w, const void *x) {
+    const sv_half *a = w, *b = x;
+    float acc[16] = {0};
+    for (int64_t l = 0; l < n; l += 16)
+        for (int i = 0; i < 16; i++) acc[i] = fmaf(sv_fp16_to_fp32(a[l + i]), sv_fp16_to_fp32(b[l + i]), acc[i]);
+    return sv_reduce16(acc);
+}
+
+#if defined(__x86_64__) || defined(_M_X64)
+__attribute__((target("avx2,fma,f16c")))
+static float sv_dot_f16_tinyblas_avx2(int64_t n, const void *w, const void *x) {
+    const sv_half *a = w, *b = x;
+    __m256 lo = _mm256_setzero_ps(), hi = _mm256_setzero_ps();
+    for (int64_t l = 0; l < n; l += 16) {
+        const __m256 a0 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(a + l)));
+        const __m256 a1 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(a + l + 8)));
+        const __m256 b0 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(b + l)));
+        const __m256 b1 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(b + l + 8)));
+        lo = _mm256_fmadd_ps(a0, b0, lo);
+        hi = _mm256_fmadd_ps(a1, b1, hi);
+    }
+    const __m256 s8 = _mm256_add_ps(lo, hi);
+    const __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
+    float b4[4];
+    _mm_storeu_ps(b4, s4);
+    return (b4[0] + b4[2]) + (b4[1] + b4[3]);
+}
+#endif
+
 // Bytes of W to keep hot while it meets every activation row: about half of a
 // typical 512 KiB–1 MiB L2, leaving room for the activation rows streaming past.
 #define SV_MATMUL_TILE_BYTES (256 * 1024)
@@ -11,13 +57,14 @@
 // Activation rows that meet one W row back to back.
 #define SV_MATMUL_X_GROUP 4
 
-void sv_matmul_rows(const sv_kernels *k, sv_type wt, int64_t n,
-                    const void *w, size_t w_stride,
-                    const void *x, size_t x_stride, int64_t m,
-                    float *y, int64_t y_stride,
-                    int64_t r0, int64_t r1) {
+static void sv_matmul_rows_with(const sv_kernels *k, sv_type wt, int64_t n,
+                                const void *w, size_t w_stride,
+                                const void *x, size_t x_stride, int64_t m,
+                                float *y, int64_t y_stride,
+                                int64_t r0, int64_t r1, sv_vec_dot_fn mdot) {
     if (r1 <= r0 || m <= 0) return;
     const sv_vec_dot_fn dot = ((unsigned)wt < SV_TYPE_COUNT) ? k->vec_dot[wt] : NULL;
+    if (mdot == NULL) mdot = dot;
     const char *wb = w;
     const char *xb = x;
 
@@ -47,8 +94,32 @@ void sv_matmul_rows(const sv_kernels *k, sv_type wt, int64_t n,
             const int64_t j1 = (j0 + SV_MATMUL_X_GROUP < m) ? j0 + SV_MATMUL_X_GROUP : m;
             for (int64_t r = t0; r < t1; r++) {
                 const void *wr = wb + (size_t)r * w_stride;
-                for (int64_t j = j0; j < j1; j++) y[j * y_stride + r] = dot(n, wr, xb + (size_t)j * x_stride);
+                for (int64_t j = j0; j < j1; j++) y[j * y_stride + r] = mdot(n, wr, xb + (size_t)j * x_stride);
             }
         }
     }
+}
+
+void sv_matmul_rows(const sv_kernels *k, sv_type wt, int64_t n,
+                    const void *w, size_t w_stride,
+                    const void *x, size_t x_stride, int64_t m,
+                    float *y, int64_t y_stride,
+                    int64_t r0, int64_t r1) {
+    sv_matmul_rows_with(k, wt, n, w, w_stride, x, x_stride, m, y, y_stride, r0, r1, NULL);
+}
+
+void sv_matmul_rows_sgemm(const sv_kernels *k, sv_type wt, int64_t n,
+                          const void *w, size_t w_stride,
+                          const void *x, size_t x_stride, int64_t m,
+                          float *y, int64_t y_stride,
+                          int64_t r0, int64_t r1) {
+    sv_vec_dot_fn mdot = NULL;
+    if (wt == SV_TYPE_F16 && m >= 2 && n % 16 == 0) {
+        mdot = sv_dot_f16_tinyblas_scalar;
+#if defined(__x86_64__) || defined(_M_X64)
+        if (k->isa == SV_ISA_AVX2 || k->isa == SV_ISA_AVX512 || k->isa == SV_ISA_AVX512_VNNI)
+            mdot = sv_dot_f16_tinyblas_avx2;
+#endif
+    }
+    sv_matmul_rows_with(k, wt, n, w, w_stride, x, x_stride, m, y, y_stride, r0, r1, mdot);
 }

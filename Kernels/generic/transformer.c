@@ -128,12 +128,23 @@ void sv_attention_row_f32acc(int64_t d, const float *q,
             S *= ms;
         }
         M = Mnew;
+        // ggml_vec_soft_max_f32 on an AVX-512 build over the whole 64-wide tile (positions
+        // past n_kv are -INF, so 0): 16 lanes of ggml_v_expf at a time, each group reduced
+        // as _mm512_reduce_add_ps does and accumulated in double.
         double sum = 0.0;
-        for (int64_t t = 0; t < nt; t++) {
-            kq[t] = expf(kq[t] - M);
-            sum += (double)kq[t];
+        for (int64_t c = 0; c < SV_ATTN_TILE; c += 16) {
+            float e[16];
+            for (int64_t l = 0; l < 16; l++) {
+                const int64_t t = c + l;
+                e[l] = t < nt ? sv_ggml_expf_avx512_lane(kq[t] - M) : 0.0f;
+                if (t < nt) kq[t] = e[l];
+            }
+            float a[8], b[4];
+            for (int l = 0; l < 8; l++) a[l] = e[l] + e[l + 8];
+            for (int l = 0; l < 4; l++) b[l] = a[l] + a[l + 4];
+            sum += (double)((b[0] + b[2]) + (b[1] + b[3]));
         }
-        S += (float)sum;
+        S = (float)((double)S + sum); // S[tq] += ggml_vec_soft_max_f32(...): float += ggml_float
         for (int64_t t = 0; t < nt; t++) {
             const sv_half *v = values + (t0 + t) * stride;
             for (int64_t i = 0; i < d; i++) out[i] = fmaf(kq[t], sv_fp16_to_fp32(v[i]), out[i]);

@@ -174,6 +174,17 @@ void sv_matmul_rows(const sv_kernels *k, sv_type wt, int64_t n,
                     float *y, int64_t y_stride,
                     int64_t r0, int64_t r1);
 
+/// sv_matmul_rows as llama.cpp computes a prompt batch with llamafile's sgemm on an AVX-512
+/// build: for F16 weights with m >= 2 and n a multiple of 16, every output is accumulated in
+/// tinyBLAS's order (one 16-lane fused multiply-add accumulator, then _mm512_reduce_add_ps)
+/// rather than ggml_vec_dot_f16's. Other types and m == 1 are sv_matmul_rows exactly (their
+/// per-row dots already follow llamafile's order or ggml's decode path).
+void sv_matmul_rows_sgemm(const sv_kernels *k, sv_type wt, int64_t n,
+                          const void *w, size_t w_stride,
+                          const void *x, size_t x_stride, int64_t m,
+                          float *y, int64_t y_stride,
+                          int64_t r0, int64_t r1);
+
 // MARK: - Normalization and attention (ggml's CPU numerics)
 
 /// y = x / sqrt(mean(x²) + eps) · w (w may be NULL). The sum of squares is accumulated in
@@ -198,8 +209,9 @@ void sv_attention_row_f16acc(const sv_kernels *k, int64_t d, const float *q,
                              float scale, float *out, sv_half *scratch);
 
 /// The same with ggml's tiled flash-attention numerics (batches of 64 or more query rows):
-/// scores in f32 from f32 q and f16→f32 keys, positions taken 64 at a time, the running sum of
-/// values in f32. `scratch` holds 64 floats.
+/// scores in f32 from f32 q and f16→f32 keys, positions taken 64 at a time (each tile's softmax
+/// as ggml_vec_soft_max_f32 on AVX-512: ggml_v_expf, 16-lane sums added in double to the f32
+/// running sum), the running sum of values in f32. `scratch` holds 64 floats.
 void sv_attention_row_f32acc(int64_t d, const float *q,
                              const sv_half *keys, const sv_half *values, int64_t stride, int64_t n_kv,
                              float scale, float *out, float *scratch);

@@ -63,6 +63,7 @@ public struct WeightMatrix: @unchecked Sendable {
 /// Matrix products the way ggml's CPU backend does them: activations are first converted to
 /// the weight type's partner (Q8_0, Q8_1, Q8_K, F16, BF16 or F32), then every output is one
 /// dot product of a weight row with a converted activation row. Rows are split across threads.
+/// Multi-row F16 products follow llamafile's tinyBLAS order (``sv_matmul_rows_sgemm``).
 public enum MatMul {
     /// `y[j][r] = Σ_c w[r][c] · x[j][c]` for `m` activation rows of `w.columns` floats.
     ///
@@ -89,7 +90,7 @@ public enum MatMul {
         }
         // Weight rows are split in multiples of 16 so threads never share a cache line of `y`.
         pool.parallelFor(w.rows, granularity: 16) { range in
-            sv_matmul_rows(kernels.table, w.kernelType, Int64(cols), w.data, w.rowStride,
+            sv_matmul_rows_sgemm(kernels.table, w.kernelType, Int64(cols), w.data, w.rowStride,
                            converted, actRowBytes, Int64(m), y, Int64(w.rows),
                            Int64(range.lowerBound), Int64(range.upperBound))
         }
