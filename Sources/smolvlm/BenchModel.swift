@@ -34,7 +34,7 @@ struct BenchModel: ParsableCommand {
                 let tokens = randomTokens(promptTokens)
                 let start = clock.now
                 _ = try context.evaluate(tokens: tokens)
-                return Double(promptTokens) / (clock.now - start).secondsValue
+                return Double(promptTokens) / (clock.now - start).seconds
             }
             print(report("pp\(promptTokens)", rates))
         }
@@ -47,7 +47,7 @@ struct BenchModel: ParsableCommand {
                     let logits = try context.evaluate(tokens: [token])
                     token = logits.indices.max { logits[$0] < logits[$1] } ?? 0
                 }
-                return Double(generatedTokens) / (clock.now - start).secondsValue
+                return Double(generatedTokens) / (clock.now - start).seconds
             }
             print(report("tg\(generatedTokens)", rates))
         }
@@ -58,8 +58,4 @@ struct BenchModel: ParsableCommand {
         let sd = (rates.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(max(rates.count - 1, 1))).squareRoot()
         return "\(test.padding(toLength: 8, withPad: " ", startingAt: 0)) \(String(format: "%10.2f ± %.2f", mean, sd)) tokens/s"
     }
-}
-
-extension Duration {
-    var secondsValue: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
 }

@@ -35,7 +35,7 @@ struct Generate: ParsableCommand {
         let llama = try LlamaModel(file: file)
         let tokenizer = try Tokenizer(gguf: file)
         let context = try LlamaContext(model: llama, contextLength: ctx, threads: threads)
-        let loadSeconds = seconds(clock.now - loadStart)
+        let loadSeconds = (clock.now - loadStart).seconds
 
         var text = try prompt ?? String(contentsOfFile: promptFile!, encoding: .utf8)
         if chat {
@@ -85,7 +85,6 @@ struct Tokenize: ParsableCommand {
     }
 }
 
-private func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18 }
 
 extension FileHandle: @retroactive TextOutputStream {
     public func write(_ string: String) { write(Data(string.utf8)) }
