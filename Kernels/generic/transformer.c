@@ -72,9 +72,11 @@ static float sv_dot_f16_ggml_avx512(int64_t n, const sv_half *x, const sv_half *
     return (float)sum;
 }
 
-void sv_attention_row_f16acc(const sv_kernels *k, int64_t d, const float *q,
-                             const sv_half *keys, const sv_half *values, int64_t stride, int64_t n_kv,
-                             float scale, float *out, sv_half *scratch) {
+/* The online-softmax loop shared by the whole-row and split-KV forms: returns M and S, leaves
+ * the f16 accumulator in scratch + d. */
+static void attention_f16acc_loop(const sv_kernels *k, int64_t d, const float *q,
+                                  const sv_half *keys, const sv_half *values, int64_t stride,
+                                  int64_t n_kv, float scale, sv_half *scratch, float *m_out, float *s_out) {
     sv_half *q16 = scratch;
     sv_half *acc = scratch + d;
     k->from_float[SV_TYPE_F16](q, q16, d);
@@ -99,8 +101,46 @@ void sv_attention_row_f16acc(const sv_kernels *k, int64_t d, const float *q,
         }
         S = fmaf(S, ms, vs); // GCC contracts ggml's S*ms + vs
     }
+    *m_out = M;
+    *s_out = S;
+}
+
+void sv_attention_row_f16acc(const sv_kernels *k, int64_t d, const float *q,
+                             const sv_half *keys, const sv_half *values, int64_t stride, int64_t n_kv,
+                             float scale, float *out, sv_half *scratch) {
+    float M, S;
+    attention_f16acc_loop(k, d, q, keys, values, stride, n_kv, scale, scratch, &M, &S);
+    const sv_half *acc = scratch + d;
     const float inv = S == 0.0f ? 0.0f : 1.0f / S;
     for (int64_t i = 0; i < d; i++) out[i] = sv_fp16_to_fp32(acc[i]) * inv;
+}
+
+void sv_attention_row_f16acc_partial(const sv_kernels *k, int64_t d, const float *q,
+                                     const sv_half *keys, const sv_half *values, int64_t stride,
+                                     int64_t n_kv, float scale, float *partial, sv_half *scratch) {
+    attention_f16acc_loop(k, d, q, keys, values, stride, n_kv, scale, scratch, &partial[0], &partial[1]);
+    const sv_half *acc = scratch + d;
+    for (int64_t i = 0; i < d; i++) partial[2 + i] = sv_fp16_to_fp32(acc[i]);
+}
+
+void sv_attention_merge_partials(int64_t d, int64_t n, const float *partials, float *out) {
+    float M = -INFINITY, S = 0.0f;
+    for (int64_t i = 0; i < d; i++) out[i] = 0.0f;
+    for (int64_t c = 0; c < n; c++) {
+        const float *p = partials + c * (2 + d);
+        const float Mc = p[0], Sc = p[1];
+        if (Sc == 0.0f) continue;
+        const float Mnew = fmaxf(M, Mc);
+        const float scale_old = expf(M - Mnew);
+        const float scale_new = expf(Mc - Mnew);
+        for (int64_t i = 0; i < d; i++) out[i] = fmaf(out[i], scale_old, p[2 + i] * scale_new);
+        S = fmaf(S, scale_old, Sc * scale_new);
+        M = Mnew;
+    }
+    if (S != 0.0f) {
+        const float inv = 1.0f / S;
+        for (int64_t i = 0; i < d; i++) out[i] *= inv;
+    }
 }
 
 enum { SV_ATTN_TILE = 64 };

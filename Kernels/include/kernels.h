@@ -208,6 +208,21 @@ void sv_attention_row_f16acc(const sv_kernels *k, int64_t d, const float *q,
                              const sv_half *keys, const sv_half *values, int64_t stride, int64_t n_kv,
                              float scale, float *out, sv_half *scratch);
 
+/// One chunk of a split-KV decode step (ggml's path for a single query row over 512 or more
+/// cached positions: each thread takes a contiguous slice of the positions): the same loop as
+/// sv_attention_row_f16acc over `n_kv` positions, but unnormalised. Writes `partial` =
+/// [M, S, VKQ[0..d)] (running maximum, running sum, f16 accumulator widened to f32); an empty
+/// slice gives M = -inf, S = 0. `scratch` holds 2·d halves.
+void sv_attention_row_f16acc_partial(const sv_kernels *k, int64_t d, const float *q,
+                                     const sv_half *keys, const sv_half *values, int64_t stride,
+                                     int64_t n_kv, float scale, float *partial, sv_half *scratch);
+
+/// Combines `n` partials (each 2 + d floats, in position order) into the attention output, as
+/// ggml_flash_attn_ext_reduce_partials does: a slice with S = 0 is skipped; otherwise
+/// VKQ = VKQ·e^(M−M') + (VKQ_c·e^(M_c−M')) with the second product rounded first (one FMA,
+/// as GCC contracts it), likewise S; then VKQ / S.
+void sv_attention_merge_partials(int64_t d, int64_t n, const float *partials, float *out);
+
 /// The same with ggml's tiled flash-attention numerics (batches of 64 or more query rows):
 /// scores in f32 from f32 q and f16→f32 keys, positions taken 64 at a time (each tile's softmax
 /// as ggml_vec_soft_max_f32 on AVX-512: ggml_v_expf, 16-lane sums added in double to the f32

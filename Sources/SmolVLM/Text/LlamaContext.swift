@@ -18,7 +18,8 @@ public final class LlamaContext {
     /// Batches of at least this many rows take ggml's tiled flash-attention numerics.
     static let tiledAttentionRows = 64
 
-    let pool: ThreadPool
+    /// The threads this context computes with; share it with the vision encoder.
+    public let pool: ThreadPool
     let kernels: KernelSet
     private let cache: KVCache
     private var scratch = ScratchBuffer()
@@ -59,8 +60,9 @@ public final class LlamaContext {
 
     // MARK: - Evaluation
 
-    /// Which positions of a batch produce logits.
-    public enum Logits: Sendable { case last, all }
+    /// Which positions of a batch produce logits: the last, every one, or none (a prefix whose
+    /// logits nobody reads skips the output projection).
+    public enum Logits: Sendable { case last, all, none }
 
     /// Evaluates `tokens` at the next positions and returns logits (`vocabularySize` floats per
     /// requested row, row-major).
@@ -95,18 +97,19 @@ public final class LlamaContext {
         }
         let vocab = model.configuration.vocabularySize
         var out: [Float] = []
-        out.reserveCapacity(logits == .all ? count * vocab : vocab)
+        out.reserveCapacity(logits == .all ? count * vocab : logits == .last ? vocab : 0)
         var start = 0
         while start < count {
             let n = min(Self.microBatch, count - start)
             if buffers.rows < n { buffers = Buffers(rows: n, configuration: model.configuration) }
             fill(start, n, buffers.x)
-            let wantAll = logits == .all
-            let isLast = start + n == count
-            forward(rows: n, outputRows: wantAll ? n : (isLast ? 1 : 0))
-            if wantAll || isLast {
-                out.append(contentsOf: UnsafeBufferPointer(start: buffers.logits, count: (wantAll ? n : 1) * vocab))
+            let outputRows = switch logits {
+            case .all: n
+            case .last: start + n == count ? 1 : 0
+            case .none: 0
             }
+            forward(rows: n, outputRows: outputRows)
+            out.append(contentsOf: UnsafeBufferPointer(start: buffers.logits, count: outputRows * vocab))
             start += n
         }
         return out
@@ -192,6 +195,9 @@ public final class LlamaContext {
 
     /// Causal grouped-query attention for rows at positions p0 ..< p0 + n, scale 1/√head_dim.
     private func attention(layer l: Int, rows n: Int, firstPosition p0: Int) {
+        if n == 1 && Self.attentionWindow(position: p0, capacity: capacity) >= Self.splitKVWindow {
+            return splitAttention(layer: l, position: p0)
+        }
         let c = model.configuration
         let hd = c.headDimension
         let scale = 1 / Float(hd).squareRoot()
@@ -221,6 +227,57 @@ public final class LlamaContext {
                 job += pool.threadCount
             }
         }
+    }
+
+    /// llama.cpp's single-row decode over a long cache: its KV view of `attentionWindow`
+    /// positions is cut into one contiguous slice per thread, each thread runs every head over its
+    /// slice, and the slices' partial softmax sums are merged. The merge reorders the arithmetic,
+    /// so matching llama.cpp's logits means taking the same path with the same slices (as many
+    /// as threads, sized from the padded window; masked positions past `position` are skipped).
+    private func splitAttention(layer l: Int, position p0: Int) {
+        let c = model.configuration
+        let hd = c.headDimension
+        let scale = 1 / Float(hd).squareRoot()
+        let b = buffers
+        let table = kernels.table
+        let keysBase = cache.keys(layer: l, position: 0)
+        let valuesBase = cache.values(layer: l, position: 0)
+        let slices = pool.threadCount
+        let window = Self.attentionWindow(position: p0, capacity: capacity)
+        let sliceLength = (window + slices - 1) / slices
+        let valid = p0 + 1
+        let partialFloats = 2 + hd
+        let partials = b.partials(count: c.headCount * slices * partialFloats)
+        pool.run { thread in
+            let halves = UnsafeMutableRawPointer(b.attentionScratch + thread * Buffers.attentionScratchFloats)
+                .assumingMemoryBound(to: sv_half.self)
+            let start = min(thread * sliceLength, valid)
+            let end = min(start + sliceLength, valid)
+            for h in 0 ..< c.headCount {
+                let kvHead = h / c.groupSize
+                let partial = partials + (h * slices + thread) * partialFloats
+                sv_attention_row_f16acc_partial(table, Int64(hd), b.q + h * hd,
+                                                keysBase + start * c.kvDimension + kvHead * hd,
+                                                valuesBase + start * c.kvDimension + kvHead * hd,
+                                                Int64(c.kvDimension), Int64(end - start), scale, partial, halves)
+            }
+        }
+        pool.parallelFor(c.headCount) { heads in
+            for h in heads {
+                sv_attention_merge_partials(Int64(hd), Int64(slices), partials + h * slices * partialFloats, b.attn + h * hd)
+            }
+        }
+    }
+
+    /// Single-row decodes over at least this many (padded) positions take the split-KV path.
+    static let splitKVWindow = 512
+
+    /// The number of cache positions llama.cpp's attention sees when the newest token sits at
+    /// `position`: the used cells rounded up to a multiple of 256 (at least 256), capped by the
+    /// cache size.
+    static func attentionWindow(position: Int, capacity: Int) -> Int {
+        func roundUp(_ x: Int) -> Int { (x + 255) / 256 * 256 }
+        return min(roundUp(capacity), max(256, roundUp(position + 1)))
     }
 }
 
@@ -253,5 +310,21 @@ private final class Buffers {
         all = [x, h, q, k, v, attn, gate, up, logits, ropeCache, attentionScratch]
     }
 
-    deinit { for p in all { p.deallocate() } }
+    private var partialStorage: UnsafeMutablePointer<Float>?
+    private var partialCapacity = 0
+
+    /// Room for split-KV partial sums, grown on demand.
+    func partials(count: Int) -> UnsafeMutablePointer<Float> {
+        if count > partialCapacity {
+            partialStorage?.deallocate()
+            partialStorage = .allocate(capacity: count)
+            partialCapacity = count
+        }
+        return partialStorage!
+    }
+
+    deinit {
+        for p in all { p.deallocate() }
+        partialStorage?.deallocate()
+    }
 }
