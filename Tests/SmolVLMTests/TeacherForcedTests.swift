@@ -43,41 +43,9 @@ struct TeacherForcedTests {
     /// Compares every step; `tolerance` bounds max |Δ| / std(reference logits).
     func check(_ fixtureName: String, model path: String, tolerance: Float) throws {
         let f = try ReferenceFixture(fixtureName)
-        let prompt = try f.ints("prompt").values
-        let tokens = try f.ints("tokens").values
-        let topIDs = try f.ints("top_ids"), topLogits = try f.floats("top_logits")
-        let probeIDs = try f.ints("probe_ids").values, probeLogits = try f.floats("probe_logits")
-        let stats = try f.floats("stats")
-        let fullSteps = try f.ints("full_steps").values, full = try f.floats("full_logits")
-
         let model = try LlamaModel(path: path)
         let context = try LlamaContext(model: model, contextLength: 512, threads: 2)
-        var worst: Float = 0, worstStep = 0, ties = 0, mismatches: [String] = []
-        var logits = try context.evaluate(tokens: prompt)
-        for step in 0 ..< tokens.count {
-            if step > 0 { logits = try context.evaluate(tokens: [tokens[step - 1]]) }
-            let std = stats.row(step)[stats.row(step).startIndex + 1]
-            let gap = stats.row(step)[stats.row(step).startIndex + 4]
-            // The reference's top logits and the fixed probe set, every step.
-            let ids = Array(topIDs.row(step)) + probeIDs
-            let ref = Array(topLogits.row(step)) + Array(probeLogits.row(step))
-            var c = Comparison("\(fixtureName) step \(step)", ours: ids.map { logits[$0] }, reference: ref, scale: std)
-            if let row = fullSteps.firstIndex(of: step) {
-                let fullCmp = Comparison("\(fixtureName) step \(step) (full vector)", ours: logits, reference: full.row(row), scale: std)
-                if fullCmp.maxAbsDiff > c.maxAbsDiff { c = fullCmp }
-            }
-            if c.maxAbsDiffOverStd > worst { worst = c.maxAbsDiffOverStd; worstStep = step }
-            #expect(c.maxAbsDiffOverStd <= tolerance, "\(c)")
-            let ours = argmax(logits)
-            if ours != tokens[step] {
-                if gap < 1e-3 * std {
-                    ties += 1
-                } else {
-                    mismatches.append("step \(step): ours \(ours) (\(logits[ours])) vs llama.cpp \(tokens[step]) (\(logits[tokens[step]])), reference gap \(gap)")
-                }
-            }
-        }
-        #expect(mismatches.isEmpty, "top-1 differs from llama.cpp: \(mismatches.joined(separator: "; "))")
-        print("\(fixtureName): \(tokens.count) steps, max |Δ|/std = \(worst) (step \(worstStep)), top-1 ties \(ties), top-1 mismatches \(mismatches.count)")
+        let logits = try context.evaluate(tokens: try f.ints("prompt").values)
+        try TeacherForcing.compare(f, context: context, promptLogits: logits, tolerance: tolerance)
     }
 }

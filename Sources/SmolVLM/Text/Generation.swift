@@ -2,6 +2,7 @@ import Foundation
 
 /// Time spent in each phase of a generation, and the token counts, as llama.cpp reports them.
 public struct GenerationTimings: Sendable, Equatable {
+    public init() {}
     public var promptTokens = 0
     public var promptSeconds = 0.0
     public var generatedTokens = 0
@@ -54,17 +55,27 @@ public struct TextGenerator {
     /// each piece of text as soon as it forms whole characters; returning false stops generation.
     public func generate(prompt: [Int], maxTokens: Int, sampling: SamplingOptions = .init(),
                          onText: (String) -> Bool = { _ in true }) throws -> Generation {
+        let clock = ContinuousClock()
+        let start = clock.now
+        let logits = try context.evaluate(tokens: prompt)
         var timings = GenerationTimings()
+        timings.promptTokens = prompt.count
+        timings.promptSeconds = (clock.now - start).seconds
+        return try generate(after: logits, timings: timings, maxTokens: maxTokens, sampling: sampling, onText: onText)
+    }
+
+    /// Generates from `logits`, the output of a prefill the caller ran (e.g. a prompt with
+    /// images, ``LlamaContext/evaluate(_:images:)``); `timings` carries its prompt figures.
+    public func generate(after logits: [Float], timings: GenerationTimings, maxTokens: Int,
+                         sampling: SamplingOptions = .init(),
+                         onText: (String) -> Bool = { _ in true }) throws -> Generation {
+        var timings = timings
+        var logits = logits
         let clock = ContinuousClock()
         var rng = SplitMix64(seed: sampling.seed)
         var decoder = tokenizer.streamingDecoder()
         var tokens: [Int] = []
         var text = ""
-
-        let start = clock.now
-        var logits = try context.evaluate(tokens: prompt)
-        timings.promptTokens = prompt.count
-        timings.promptSeconds = (clock.now - start).seconds
 
         var stop = StopReason.maxTokens
         let decodeStart = clock.now

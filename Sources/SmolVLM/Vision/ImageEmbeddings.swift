@@ -1,0 +1,78 @@
+import Foundation
+
+/// One image as the decoder consumes it: the projector output of every tile, in the
+/// preprocessor's order (slices row-major, then the overview).
+public struct ImageEmbeddings: Sendable {
+    /// The slice grid (0 × 0 for an unsliced image).
+    public var gridX: Int
+    public var gridY: Int
+    /// Each tile is `tokensPerTile × width` floats, row-major.
+    public var tiles: [[Float]]
+    /// Floats per embedding (the text model's embedding length).
+    public var width: Int
+    /// Seconds spent resizing and normalising.
+    public var preprocessSeconds: Double
+    /// Seconds spent in the encoder and projector, per tile.
+    public var encodeSeconds: [Double]
+
+    public var tokensPerTile: Int { tiles.first.map { $0.count / width } ?? 0 }
+}
+
+extension VisionModel {
+    /// Preprocesses `image` with `preprocessor` and encodes every tile.
+    public func embed(_ image: RGBImage, preprocessor: Idefics3Preprocessor, pool: ThreadPool,
+                      kernels: KernelSet = .default) throws -> ImageEmbeddings {
+        let clock = ContinuousClock()
+        let start = clock.now
+        let pre = preprocessor(pixels: image.pixels, width: image.width, height: image.height)
+        let preprocessSeconds = (clock.now - start).seconds
+        var tiles: [[Float]] = []
+        var seconds: [Double] = []
+        for tile in pre.tiles {
+            let t0 = clock.now
+            tiles.append(try encode(tile: tile, pool: pool, kernels: kernels))
+            seconds.append((clock.now - t0).seconds)
+        }
+        return ImageEmbeddings(gridX: pre.gridX, gridY: pre.gridY, tiles: tiles, width: outputWidth,
+                               preprocessSeconds: preprocessSeconds, encodeSeconds: seconds)
+    }
+}
+
+extension LlamaContext {
+    /// Evaluates a multimodal prompt chunk by chunk, as mtmd's helper does (one batch per text
+    /// chunk, one per image tile), and returns the logits of its last position.
+    ///
+    /// - Throws: ``ModelError/contextOverflow(needed:capacity:)`` before evaluating anything if
+    ///   the prompt does not fit; ``ModelError/invalidHyperParameter(key:value:reason:)`` if an
+    ///   image's embeddings are not this model's width or a chunk names a missing tile.
+    public func evaluate(_ chunks: [PromptChunk], images: [ImageEmbeddings]) throws -> [Float] {
+        let d = model.configuration.embeddingLength
+        var needed = position
+        for chunk in chunks {
+            switch chunk {
+            case let .text(tokens): needed += tokens.count
+            case let .image(i, t):
+                guard images.indices.contains(i), images[i].tiles.indices.contains(t) else {
+                    throw ModelError.invalidHyperParameter(key: "prompt chunk", value: "image \(i) tile \(t)", reason: "no such image tile was given")
+                }
+                guard images[i].width == d else {
+                    throw ModelError.invalidHyperParameter(key: "image embedding width", value: String(images[i].width),
+                                                           reason: "the text model's embedding length is \(d)")
+                }
+                needed += images[i].tiles[t].count / d
+            }
+        }
+        guard needed <= capacity else { throw ModelError.contextOverflow(needed: needed, capacity: capacity) }
+        guard !chunks.isEmpty else { throw ModelError.emptyInput }
+
+        var logits: [Float] = []
+        for (k, chunk) in chunks.enumerated() {
+            let want: Logits = k == chunks.count - 1 ? .last : .none
+            switch chunk {
+            case let .text(tokens): logits = try evaluate(tokens: tokens, logits: want)
+            case let .image(i, t): logits = try evaluate(embeddings: images[i].tiles[t], logits: want)
+            }
+        }
+        return logits
+    }
+}

@@ -1,0 +1,119 @@
+import Foundation
+import GGUF
+import ReferenceFixtures
+import SmolVLM
+import Testing
+
+/// Image + prompt against llama.cpp's mtmd, end to end on the synthetic SmolVLM-shaped models:
+/// our decode, preprocessing, encoder and projector produce every tile's embeddings (compared
+/// with llama.cpp's), our prompt layout must equal mtmd's chunks token for token, then the
+/// decoder consumes the prompt chunk by chunk as mtmd's helper does and is teacher-forced on
+/// llama.cpp's generated tokens.
+@Suite("image prompts against llama.cpp's mtmd")
+struct VisionPromptTests {
+    /// Every `vision-<model>-<mmproj type>-<image>` fixture whose models are built.
+    static let fixtures: [String] = {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: ReferenceFixture.root.path)) ?? []
+        return names.filter { $0.hasPrefix("vision-") && !$0.hasPrefix("vision-preprocess-") && !$0.contains("nopreproc") }.sorted()
+    }()
+
+    static func modelPath(_ name: String) -> String {
+        ReferenceFixture.modelsDirectory.appendingPathComponent(name).path
+    }
+
+    @Test(arguments: fixtures)
+    func imagePrompt(_ name: String) throws {
+        let f = try ReferenceFixture(name)
+        let textName = try #require(f["model"]?.string), mmprojName = try #require(f["mmproj"]?.string)
+        let textPath = Self.modelPath(textName), mmprojPath = Self.modelPath(mmprojName)
+        guard FileManager.default.fileExists(atPath: textPath), FileManager.default.fileExists(atPath: mmprojPath) else {
+            print("SKIPPED \(name): \(textName) or \(mmprojName) is absent from models/ (run models/build-test-models.sh)")
+            return
+        }
+        let textFile = try GGUFFile(path: textPath)
+        let text = try LlamaModel(file: textFile)
+        let tokenizer = try Tokenizer(gguf: textFile)
+        let vision = try VisionModel(path: mmprojPath)
+        try vision.checkCompatible(with: text)
+        let image = try ImageDecoder().decode(path: ReferenceFixture.root.appendingPathComponent("images")
+            .appendingPathComponent(try #require(f["image"]?.string)).path)
+
+        // Embeddings of every tile against llama.cpp's.
+        let pool = ThreadPool(threads: 2)
+        let embedded = try vision.embed(image, preprocessor: Idefics3Preprocessor(), pool: pool)
+        let pre = try #require(f["preprocess"])
+        #expect(embedded.gridX == pre["grid_x"]?.int && embedded.gridY == pre["grid_y"]?.int)
+        #expect(embedded.tiles.count == pre["n_tiles"]?.int)
+        let worstEmbedding = try compareEmbeddings(f, embedded)
+
+        // The prompt layout, position by position.
+        let layout = try ImagePromptLayout(tokenizer: tokenizer)
+        let promptText = try #require(f["prompt_text"]?.string)
+        let chunks = try layout.tokenize(promptText, grids: [(embedded.gridX, embedded.gridY)])
+        var sequence: [Int] = [], tiles: [Int] = []
+        for chunk in chunks {
+            switch chunk {
+            case let .text(t): sequence += t; tiles += Array(repeating: -1, count: t.count)
+            case let .image(_, t):
+                sequence += Array(repeating: -1, count: vision.configuration.tokensPerTile)
+                tiles += Array(repeating: t, count: vision.configuration.tokensPerTile)
+            }
+        }
+        #expect(sequence == (try f.ints("sequence_tokens").values), "token layout differs from mtmd's")
+        #expect(tiles == (try f.ints("sequence_tile").values), "tile order differs from mtmd's")
+
+        // Prefill with our embeddings, then teacher-force the generation.
+        let context = try LlamaContext(model: text, contextLength: 2048, threads: 2)
+        let logits = try context.evaluate(chunks, images: [embedded])
+        #expect(context.position == f["n_pos"]?.int)
+        print("\(name): grid \(embedded.gridX)x\(embedded.gridY), \(embedded.tiles.count) tiles, \(sequence.count) positions, worst tile embedding max |Δ|/std \(worstEmbedding)")
+        try TeacherForcing.compare(f, context: context, promptLogits: logits, tolerance: 0.01)
+    }
+
+    /// Compares each tile with llama.cpp's: the whole tile where the fixture has it, else its
+    /// seeded sample of positions; returns the worst max |Δ| / std.
+    func compareEmbeddings(_ f: ReferenceFixture, _ e: ImageEmbeddings) throws -> Float {
+        let stats = try f.floats("embd_stats")
+        var worst: Float = 0
+        let full = try f.floats("embd_full"), fullTiles = try f.ints("embd_full_tiles").values
+        let perTile = full.shape.dropFirst().reduce(1, *)
+        let samples = try? f.floats("embd_samples"), sampleIndex = try? f.ints("embd_sample_idx").values
+        for t in e.tiles.indices {
+            let std = stats.row(t)[stats.row(t).startIndex + 1]
+            let c: Comparison
+            if let row = fullTiles.firstIndex(of: t) {
+                c = Comparison("\(f.name) tile \(t)", ours: e.tiles[t], reference: full.values[row * perTile ..< (row + 1) * perTile], scale: std)
+            } else if let samples, let sampleIndex {
+                c = Comparison("\(f.name) tile \(t) (sampled)", ours: sampleIndex.map { e.tiles[t][$0] }, reference: samples.row(t), scale: std)
+            } else {
+                Issue.record("\(f.name): no reference for tile \(t)")
+                continue
+            }
+            worst = max(worst, c.maxAbsDiffOverStd)
+            #expect(c.maxAbsDiffOverStd <= 0.01, "\(c)")
+        }
+        return worst
+    }
+
+    @Test func markersMustMatchImages() throws {
+        let path = Self.modelPath("tiny-text-q8_0.gguf")
+        guard FileManager.default.fileExists(atPath: path) else {
+            print("SKIPPED markersMustMatchImages: models/tiny-text-q8_0.gguf is absent (run models/build-test-models.sh)")
+            return
+        }
+        let layout = try ImagePromptLayout(tokenizer: Tokenizer(gguf: GGUFFile(path: path)))
+        #expect(throws: ImagePromptError.markerCount(markers: 1, images: 0, marker: ImagePromptLayout.marker)) {
+            _ = try layout.tokenize("a \(ImagePromptLayout.marker) b", grids: [])
+        }
+        #expect(throws: ImagePromptError.markerCount(markers: 0, images: 1, marker: ImagePromptLayout.marker)) {
+            _ = try layout.tokenize("no marker", grids: [(2, 2)])
+        }
+        // Two images: the second image's chunks name image 1, and text runs merge.
+        let chunks = try layout.tokenize("\(ImagePromptLayout.marker)\(ImagePromptLayout.marker)x", grids: [(0, 0), (1, 1)])
+        let images = chunks.compactMap { c -> [Int]? in if case let .image(i, t) = c { [i, t] } else { nil } }
+        #expect(images == [[0, 0], [1, 0], [1, 1]])
+        for (a, b) in zip(chunks, chunks.dropFirst()) {
+            if case .text = a, case .text = b { Issue.record("adjacent text chunks were not merged") }
+        }
+    }
+}
