@@ -559,6 +559,62 @@ def vision_cases() -> None:
                         bench, shared_np, f"vision-preprocess-nopreproc-{NOPREPROC_IMAGE}", tool, [0], all_full,
                         selfcheck=tiny)
             mtmd.mtmd_free(mctx)
+    slicing_cases(tool)
+
+
+# llava-uhd slicing (the idefics3 branch without clip.vision.preproc_image_size, or with a pixel
+# limit): PNG sources only, so the Swift tiles can be compared bit for bit. Wide, tall, huge and
+# degenerate images are derived from a PNG by tiling it (pixel (x, y) = source (x mod w, y mod h)),
+# which the Swift test repeats on its own decode. (name, source PNG, derived size or None, mmproj,
+# image_max_tokens or -1)
+SLICING_CASES = [
+    ("chelsea-300x200", "chelsea-300x200.png", None, "tiny-mmproj-q8_0-nopreproc.gguf", -1),
+    ("camera-gray-640x480", "camera-gray-640x480.png", None, "tiny-mmproj-q8_0-nopreproc.gguf", -1),
+    ("coffee-rgba-300x200", "coffee-rgba-300x200.png", None, "tiny-mmproj-q8_0-nopreproc.gguf", -1),
+    ("wide-1900x300", "chelsea-300x200.png", (1900, 300), "tiny-mmproj-q8_0-nopreproc.gguf", -1),
+    ("tall-250x1400", "camera-gray-640x480.png", (250, 1400), "tiny-mmproj-q8_0-nopreproc.gguf", -1),
+    ("huge-3000x2200", "chelsea-300x200.png", (3000, 2200), "tiny-mmproj-q8_0-nopreproc.gguf", -1),
+    ("pixel-1x1", "chelsea-300x200.png", (1, 1), "tiny-mmproj-q8_0-nopreproc.gguf", -1),
+    ("line-1x3000", "camera-gray-640x480.png", (1, 3000), "tiny-mmproj-q8_0-nopreproc.gguf", -1),
+    ("wide-1900x300-max128", "chelsea-300x200.png", (1900, 300), "tiny-mmproj-q8_0-nopreproc.gguf", 128),
+    ("camera-gray-640x480-max256", "camera-gray-640x480.png", None, "tiny-mmproj-q8_0.gguf", 256),
+]
+SLICING_TILE_SAMPLES = 1024  # per tile; the checksums cover every value
+
+
+def slicing_cases(tool: str | None = None) -> None:
+    """llama.cpp's idefics3 llava-uhd tiles (libmtmd through preprocess_dump) for SLICING_CASES,
+    in one fixture: per case the grid, every tile's checksum and a strided sample."""
+    tool = tool or build_preprocess_dump()
+    w = FixtureWriter(FIXTURES / "vision-preprocess-llava-uhd", "vision-preprocess-llava-uhd")
+    cases = []
+    for name, source, size, mmproj, max_tokens in SLICING_CASES:
+        nx, ny, rgb = decode_image(None, IMAGES / source)
+        if size is not None:
+            src = np.frombuffer(rgb, dtype=np.uint8).reshape(ny, nx, 3)
+            nx, ny = size
+            rgb = src[np.arange(ny)[:, None] % src.shape[0], np.arange(nx)[None, :] % src.shape[1]].tobytes()
+        pre = run_preprocess_dump(tool, MODELS / mmproj, rgb, nx, ny, image_max_tokens=max_tokens)
+        n = pre["tiles"][0]["data"].size
+        assert all(t["data"].size == n for t in pre["tiles"]), "tiles of different sizes"
+        stride = coprime_stride(n, SLICING_TILE_SAMPLES, 3)
+        w.array(f"tile_samples_{name}", np.stack([t["data"][::stride] for t in pre["tiles"]]), "f32")
+        cases.append({"name": name, "source": source, "width": nx, "height": ny, "derived": size is not None,
+                      "rgb_checksum": u8_checksum(rgb), "mmproj_used": mmproj, "image_max_tokens": max_tokens,
+                      "grid_x": pre["grid_x"], "grid_y": pre["grid_y"], "n_tiles": len(pre["tiles"]),
+                      "tiles": tile_summary(pre["tiles"]), "hparams": pre["hparams"], "tile_sample_stride": stride,
+                      "tile_values": n})
+        print(f"llava-uhd {name}: {nx}x{ny} -> grid {pre['grid_x']}x{pre['grid_y']} + overview")
+    w.set(cases=cases, hparams_legend=HPARAMS_LEGEND,
+          decoder="mtmd_helper_bitmap_init_from_file (stb_image, 3 channels: gray replicated, alpha dropped)",
+          derived_note="derived: pixel (x, y) = decoded source pixel (x mod source width, y mod source height)",
+          tile_layout="clip_image_f32 buffer: row-major, interleaved RGB (HWC), value (u8/255 - mean)/std",
+          tile_order="mtmd chunk order: slices row-major (row r, col c from 1), then the overview",
+          tile_sample_note="tile_samples_<name>[t] = tile t's f32 values at flat indices 0, s, 2s, ... "
+                           "(s = the case's tile_sample_stride)",
+          checksum_definition="u32 words w_i (f32 bit patterns; u8 bytes for rgb): sum = sum w_i, "
+                              "weighted_sum = sum (i+1)*w_i, both mod 2^64")
+    w.close()
 
 
 def vision_timing() -> None:
@@ -602,7 +658,8 @@ def vision_timing() -> None:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--only", default="", help="comma-separated case groups: quant, tokenizer, smollm2, synthetic-text, "
-                    "vision; 'timing' (not in the default run) prints llama.cpp's vision timings")
+                    "vision (includes slicing); 'slicing' alone regenerates only the llava-uhd slicing fixture; "
+                    "'timing' (not in the default run) prints llama.cpp's vision timings")
     args = ap.parse_args()
     only = set(filter(None, args.only.split(",")))
 
@@ -631,6 +688,8 @@ def main() -> None:
                             "SmolVLM's User:/Assistant: template as llama.cpp's built-in template formats it")
     if want("vision"):
         vision_cases()
+    elif "slicing" in only:
+        slicing_cases()
     if not only:
         # Record the hashes of the synthetic models these fixtures were made from; CI checks them.
         subprocess.run([str(ROOT / "models" / "build-test-models.sh"), "--record"], check=True)

@@ -1,76 +1,221 @@
 /// The image tiles SmolVLM's vision encoder sees, made the way llama.cpp's mtmd makes them for
-/// the `idefics3` projector when the mmproj has `clip.vision.preproc_image_size`:
+/// the `idefics3` projector (`mtmd_image_preprocessor_idefics3`). Two branches, chosen as
+/// llama.cpp chooses them:
 ///
-/// 1. resize (aspect kept, Lanczos) so the longer side is `longestEdge` and the shorter side is
-///    truncated, then rounded up to even;
+/// **Longest edge** (the mmproj has `clip.vision.preproc_image_size` = L and no token limit is
+/// set), every step Lanczos:
+/// 1. resize (aspect kept) so the longer side is L and the shorter side is truncated, then
+///    rounded up to even;
 /// 2. resize (aspect not kept) up to whole tiles of `tileSize`;
-/// 3. cut into tiles, row-major; the overview is that refined image resized to one tile;
-/// 4. normalise each channel: (v/255 − mean) / std.
+/// 3. cut into tiles, row-major; the overview is that refined image resized to one tile.
+///
+/// **llava-uhd** (no `preproc_image_size`, or `imageMinTokens` / `imageMaxTokens` set):
+/// 1. the refined size is each side rounded to the nearest multiple of `tileSize` (at least one
+///    tile), or, with L, the image scaled to fit L and each side rounded up; then scaled down
+///    (sides floored) to fit the pixel limit, or up (sides ceiled) to reach the pixel floor;
+/// 2. the image is resized into it with bicubic, aspect kept, centred on black;
+/// 3. cut into tiles, row-major; the overview is the *original* image resized (bicubic, aspect
+///    not kept) to one tile.
+///
+/// Both branches then normalise each channel: (v/255 − mean) / std. Even a small image is sliced:
+/// llama.cpp always emits at least one slice plus the overview (a 1×1 grid is two tiles).
+///
+/// ``maxTiles`` caps the slices for callers that need fewer image tokens (see its
+/// documentation); left nil, the output is llama.cpp's, tile for tile.
 public struct Idefics3Preprocessor: Sendable {
-    public var tileSize: Int
-    public var longestEdge: Int
-    public var mean: [Float]
-    public var std: [Float]
+    /// Why a preprocessor could not be built or an image could not be preprocessed.
+    public enum Error: Swift.Error, Sendable, Equatable, CustomStringConvertible {
+        /// `maxTiles` must be at least 1.
+        case invalidMaxTiles(Int)
+        /// A token limit (`imageMinTokens`, `imageMaxTokens`) must be in 1...1_048_576.
+        case invalidTokenLimit(name: String, value: Int)
+        /// Mean/std must have 3 finite values, std none zero.
+        case invalidNormalization(reason: String)
+        /// The image would need a resize to more than `limit` pixels on a side, which llama.cpp
+        /// refuses too (`resize_pillow`); pass `maxTiles` to bound the slices.
+        case imageTooLarge(width: Int, height: Int, limit: Int)
 
-    public init(tileSize: Int = 512, longestEdge: Int = 2048, mean: [Float] = [0.5, 0.5, 0.5], std: [Float] = [0.5, 0.5, 0.5]) {
+        public var description: String {
+            switch self {
+            case let .invalidMaxTiles(n): "maxTiles must be at least 1, got \(n)"
+            case let .invalidTokenLimit(name, value): "\(name) must be in 1...\(maxTokenLimit), got \(value)"
+            case let .invalidNormalization(reason): "invalid image normalisation: \(reason)"
+            case let .imageTooLarge(w, h, limit):
+                "a \(w)x\(h) image would be resized past \(limit) pixels on a side; set maxTiles to bound the slices"
+            }
+        }
+    }
+
+    /// llama.cpp's limit on any resize target side.
+    public static let maxResizeSide = 65536
+    static let maxTokenLimit = 1 << 20
+
+    /// Side of a tile in pixels (`clip.vision.image_size`).
+    public let tileSize: Int
+    /// `clip.vision.preproc_image_size`; nil selects the llava-uhd branch.
+    public let longestEdge: Int?
+    /// Per-channel normalisation, R G B.
+    public let mean: [Float]
+    public let std: [Float]
+    /// The caller's tile budget: at most this many slices (gridX · gridY), and an image that ends
+    /// up as a single tile is not sliced at all but given as one global image, as Hugging Face's
+    /// Idefics3 processor does when an image fits one tile. So `maxTiles: 1` makes every image
+    /// one `tileSize` image (64 tokens for SmolVLM), for real-time use.
+    ///
+    /// - Longest-edge branch: the longest edge is reduced by whole tiles until the grid fits.
+    /// - llava-uhd branch: the refined image is scaled down the way llama.cpp applies a pixel
+    ///   limit (`maxTiles` tiles' worth of pixels, sides floored to whole tiles), then, for
+    ///   extreme aspect ratios that still exceed the budget, the longer grid side is shortened.
+    ///
+    /// nil: no budget; the output is exactly llama.cpp's (a small image is a 1×1 grid + overview).
+    public let maxTiles: Int?
+    /// llama.cpp's `--image-min-tokens` / `--image-max-tokens` (`mtmd_context_params`), as pixel
+    /// counts (`tokens × pixelsPerToken`); setting either selects the llava-uhd branch, as in
+    /// llama.cpp. nil: unset.
+    public let minPixels: Int?
+    public let maxPixels: Int?
+    /// Pixels per image token: patch_size² · scale_factor² (llama.cpp's `patch_area`).
+    public let pixelsPerToken: Int
+
+    /// llama.cpp's defaults for SmolVLM (tile 512, longest edge 2048, mean = std = 0.5), or the
+    /// given values; no tile budget or token limits.
+    ///
+    /// - Precondition: `tileSize` and `longestEdge` are positive, `mean` and `std` have 3 values.
+    ///   For values that come from a file or a user, use ``init(_:maxTiles:imageMinTokens:imageMaxTokens:)``.
+    public init(tileSize: Int = 512, longestEdge: Int? = 2048, mean: [Float] = [0.5, 0.5, 0.5], std: [Float] = [0.5, 0.5, 0.5]) {
+        precondition(tileSize > 0 && tileSize <= Self.maxResizeSide && (longestEdge ?? 1) > 0 && (longestEdge ?? 1) <= Self.maxResizeSide,
+                     "tile size and longest edge must be in 1...\(Self.maxResizeSide)")
+        precondition(mean.count == 3 && std.count == 3, "mean and std need 3 values")
         self.tileSize = tileSize
         self.longestEdge = longestEdge
         self.mean = mean
         self.std = std
+        maxTiles = nil
+        minPixels = nil
+        maxPixels = nil
+        pixelsPerToken = 16 * 16 * 4 * 4
     }
 
-    /// Tiles in mtmd's chunk order: slices row by row, then the overview.
+    /// The preprocessor llama.cpp builds for this mmproj: tile size, longest edge (or none),
+    /// normalisation and token size from the file, plus the caller's options.
+    ///
+    /// - Parameters:
+    ///   - maxTiles: the tile budget (see ``maxTiles``); nil for llama.cpp's output.
+    ///   - imageMinTokens, imageMaxTokens: llama.cpp's `--image-min-tokens` / `--image-max-tokens`.
+    /// - Throws: ``Error/invalidMaxTiles(_:)`` when `maxTiles < 1`,
+    ///   ``Error/invalidTokenLimit(name:value:)``, ``Error/invalidNormalization(reason:)``.
+    public init(_ configuration: VisionConfiguration, maxTiles: Int? = nil, imageMinTokens: Int? = nil, imageMaxTokens: Int? = nil) throws(Error) {
+        try self.init(tileSize: configuration.imageSize, longestEdge: configuration.preprocessLongestEdge,
+                      mean: configuration.imageMean, std: configuration.imageStd, maxTiles: maxTiles,
+                      imageMinTokens: imageMinTokens, imageMaxTokens: imageMaxTokens,
+                      pixelsPerToken: configuration.patchSize * configuration.patchSize * configuration.scaleFactor * configuration.scaleFactor)
+    }
+
+    /// Every parameter explicit, validated.
+    ///
+    /// - Throws: ``Error/invalidMaxTiles(_:)`` when `maxTiles < 1`,
+    ///   ``Error/invalidTokenLimit(name:value:)`` for a token limit (or tile/edge/token size)
+    ///   out of range, ``Error/invalidNormalization(reason:)``.
+    public init(tileSize: Int = 512, longestEdge: Int? = 2048, mean: [Float] = [0.5, 0.5, 0.5], std: [Float] = [0.5, 0.5, 0.5],
+                maxTiles: Int?, imageMinTokens: Int? = nil, imageMaxTokens: Int? = nil, pixelsPerToken: Int = 16 * 16 * 4 * 4) throws(Error) {
+        func check(_ name: String, _ v: Int?, _ range: ClosedRange<Int>) throws(Error) {
+            if let v, !range.contains(v) { throw .invalidTokenLimit(name: name, value: v) }
+        }
+        if let n = maxTiles, n < 1 { throw .invalidMaxTiles(n) }
+        try check("tileSize", tileSize, 1 ... Self.maxResizeSide)
+        try check("longestEdge", longestEdge, 1 ... Self.maxResizeSide)
+        try check("pixelsPerToken", pixelsPerToken, 1 ... tileSize * tileSize)
+        try check("imageMinTokens", imageMinTokens, 1 ... Self.maxTokenLimit)
+        try check("imageMaxTokens", imageMaxTokens, 1 ... Self.maxTokenLimit)
+        guard mean.count == 3, std.count == 3 else { throw .invalidNormalization(reason: "mean and std need 3 values, got \(mean.count) and \(std.count)") }
+        guard (mean + std).allSatisfy(\.isFinite), !std.contains(0) else { throw .invalidNormalization(reason: "mean \(mean), std \(std)") }
+        self.tileSize = tileSize
+        self.longestEdge = longestEdge
+        self.mean = mean
+        self.std = std
+        self.maxTiles = maxTiles
+        self.pixelsPerToken = pixelsPerToken
+        minPixels = imageMinTokens.map { $0 * pixelsPerToken }
+        maxPixels = imageMaxTokens.map { $0 * pixelsPerToken }
+    }
+
+    /// Tiles in mtmd's chunk order: slices row by row, then the overview (global image) last.
     public struct Output: Sendable {
+        /// Slices across and down; both 0 when the image is not sliced (only with ``maxTiles``).
         public var gridX: Int
         public var gridY: Int
-        /// Each tile is `tileSize × tileSize × 3` floats, row-major, channels interleaved (HWC).
+        /// Each tile is `tileSize × tileSize × 3` floats, row-major, channels interleaved (HWC):
+        /// `gridX · gridY` slices, then the global image.
         public var tiles: [[Float]]
     }
 
-    /// The size after the aspect-preserving resize, and the tile grid.
-    public func plan(width: Int, height: Int) -> (resizedWidth: Int, resizedHeight: Int, gridX: Int, gridY: Int) {
-        let aspect = Double(width) / Double(height)
-        var rw: Int, rh: Int
-        if width >= height {
-            rw = longestEdge
-            rh = Int(Double(longestEdge) / aspect)
-            rh += rh % 2
-        } else {
-            rh = longestEdge
-            rw = Int(Double(longestEdge) * aspect)
-            rw += rw % 2
+    /// Preprocesses a decoded image.
+    ///
+    /// - Throws: ``Error/imageTooLarge(width:height:limit:)`` when a resize would exceed
+    ///   ``maxResizeSide`` pixels on a side (llama.cpp refuses those images too).
+    public func callAsFunction(_ image: RGBImage) throws(Error) -> Output {
+        let p = plan(width: image.width, height: image.height)
+        guard p.largestResizeSide <= Self.maxResizeSide else {
+            throw .imageTooLarge(width: image.width, height: image.height, limit: Self.maxResizeSide)
         }
-        return (rw, rh, (rw + tileSize - 1) / tileSize, (rh + tileSize - 1) / tileSize)
+        return run(p, pixels: image.pixels, width: image.width, height: image.height)
     }
 
+    /// Preprocesses raw RGB pixels (`width × height × 3` bytes).
+    ///
+    /// - Precondition: the pixel count matches and the image is within ``maxResizeSide`` after
+    ///   resizing; for caller data, use ``callAsFunction(_:)`` on an ``RGBImage``.
     public func callAsFunction(pixels: [UInt8], width: Int, height: Int) -> Output {
+        precondition(width > 0 && height > 0 && pixels.count == width * height * 3, "pixels must be width × height × 3 bytes")
         let p = plan(width: width, height: height)
-        let resized = PillowResize.resize(pixels, width: width, height: height, to: p.resizedWidth, p.resizedHeight, filter: .lanczos)
-        let refinedW = p.gridX * tileSize, refinedH = p.gridY * tileSize
-        let refined = PillowResize.resize(resized, width: p.resizedWidth, height: p.resizedHeight, to: refinedW, refinedH, filter: .lanczos)
-        let overview = PillowResize.resize(refined, width: refinedW, height: refinedH, to: tileSize, tileSize, filter: .lanczos)
+        precondition(p.largestResizeSide <= Self.maxResizeSide, "\(width)x\(height) would be resized past \(Self.maxResizeSide) pixels")
+        return run(p, pixels: pixels, width: width, height: height)
+    }
+
+    private func run(_ p: Plan, pixels: [UInt8], width: Int, height: Int) -> Output {
+        let tile = tileSize
+        let refined: [UInt8], overview: [UInt8]
+        switch p.branch {
+        case .longestEdge:
+            let resized = PillowResize.resize(pixels, width: width, height: height, to: p.contentWidth, p.contentHeight, filter: .lanczos)
+            refined = PillowResize.resize(resized, width: p.contentWidth, height: p.contentHeight, to: p.refinedWidth, p.refinedHeight, filter: .lanczos)
+            overview = PillowResize.resize(refined, width: p.refinedWidth, height: p.refinedHeight, to: tile, tile, filter: .lanczos)
+        case .llavaUHD:
+            overview = PillowResize.resize(pixels, width: width, height: height, to: tile, tile, filter: .bicubic)
+            refined = p.isSliced
+                ? PillowResize.resizeCentred(pixels, width: width, height: height, content: p.contentWidth, p.contentHeight,
+                                             canvas: p.refinedWidth, p.refinedHeight, filter: .bicubic)
+                : []
+        }
 
         var tiles: [[Float]] = []
+        tiles.reserveCapacity(p.tileCount)
         for ty in 0 ..< p.gridY {
             for tx in 0 ..< p.gridX {
-                var tile = [UInt8](repeating: 0, count: tileSize * tileSize * 3)
-                for y in 0 ..< tileSize {
-                    let src = ((ty * tileSize + y) * refinedW + tx * tileSize) * 3
-                    tile.replaceSubrange(y * tileSize * 3 ..< (y + 1) * tileSize * 3, with: refined[src ..< src + tileSize * 3])
+                var slice = [UInt8](repeating: 0, count: tile * tile * 3)
+                for y in 0 ..< tile {
+                    let src = ((ty * tile + y) * p.refinedWidth + tx * tile) * 3
+                    slice.replaceSubrange(y * tile * 3 ..< (y + 1) * tile * 3, with: refined[src ..< src + tile * 3])
                 }
-                tiles.append(normalize(tile))
+                tiles.append(normalize(slice))
             }
         }
         tiles.append(normalize(overview))
         return Output(gridX: p.gridX, gridY: p.gridY, tiles: tiles)
     }
 
+    /// As clip_image_f32::from_u8 then normalize: v/255 in f32, then (x − mean)/std.
     private func normalize(_ u8: [UInt8]) -> [Float] {
         var out = [Float](repeating: 0, count: u8.count)
         let m = mean, s = std
-        for i in 0 ..< u8.count {
-            let c = i % 3
-            out[i] = (Float(u8[i]) / 255 - m[c]) / s[c]
+        out.withUnsafeMutableBufferPointer { o in
+            u8.withUnsafeBufferPointer { src in
+                for i in 0 ..< src.count / 3 {
+                    for c in 0 ..< 3 {
+                        o[i * 3 + c] = (Float(src[i * 3 + c]) / 255 - m[c]) / s[c]
+                    }
+                }
+            }
         }
         return out
     }

@@ -134,4 +134,21 @@ enum PillowResize {
         }
         return current
     }
+
+    /// llama.cpp's `img_tool::resize` with `PAD_CEIL`: the image resized to `contentWidth ×
+    /// contentHeight` (the caller's aspect-kept fit) and pasted centred (offsets rounded down)
+    /// on a black `canvasWidth × canvasHeight` image. Same-size input is copied, unresized.
+    static func resizeCentred(_ pixels: [UInt8], width: Int, height: Int, content contentWidth: Int, _ contentHeight: Int,
+                              canvas canvasWidth: Int, _ canvasHeight: Int, filter: Filter) -> [UInt8] {
+        if width == canvasWidth && height == canvasHeight { return pixels }
+        let content = resize(pixels, width: width, height: height, to: contentWidth, contentHeight, filter: filter)
+        var canvas = [UInt8](repeating: 0, count: canvasWidth * canvasHeight * 3)
+        let ox = (canvasWidth - contentWidth) / 2, oy = (canvasHeight - contentHeight) / 2
+        let row = contentWidth * 3
+        for y in 0 ..< contentHeight {
+            let dst = ((oy + y) * canvasWidth + ox) * 3
+            canvas.replaceSubrange(dst ..< dst + row, with: content[y * row ..< (y + 1) * row])
+        }
+        return canvas
+    }
 }

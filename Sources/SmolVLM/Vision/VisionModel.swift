@@ -35,6 +35,14 @@ public struct VisionConfiguration: Sendable, Equatable {
     public var scaleFactor: Int
     /// Width of the projector output (= the text model's embedding length).
     public var projectionLength: Int
+    /// `clip.vision.preproc_image_size`: the longest edge images are scaled to before slicing.
+    /// nil when absent (files converted before the key existed) or 0, as llama.cpp treats both:
+    /// then the llava-uhd slicing branch runs (see ``Idefics3Preprocessor``).
+    public var preprocessLongestEdge: Int?
+    /// `clip.vision.image_mean` / `image_std`: per-channel (R, G, B) normalisation. Required, as
+    /// llama.cpp refuses a file without them (or with fewer than 3 values; it uses the first 3).
+    public var imageMean: [Float]
+    public var imageStd: [Float]
 
     public var headDimension: Int { embeddingLength / headCount }
     public var patchesPerSide: Int { imageSize / patchSize }
@@ -55,6 +63,17 @@ public struct VisionConfiguration: Sendable, Equatable {
         layerNormEpsilon = try md.float("clip.vision.attention.layer_norm_epsilon")
         scaleFactor = try int("projector.scale_factor")
         projectionLength = (try? int("projection_dim")) ?? 0
+        let edge = md.contains("clip.vision.preproc_image_size") ? try int("preproc_image_size") : 0
+        preprocessLongestEdge = edge > 0 ? edge : nil
+        func channels(_ key: String) throws -> [Float] {
+            let v = md.contains("clip.vision." + key) ? try md.floats("clip.vision." + key) : []
+            guard v.count >= 3 else {
+                throw VisionModelError.invalidHyperParameter(key: "clip.vision." + key, value: v.isEmpty ? "absent" : "\(v)", reason: "needs 3 values (R, G, B)")
+            }
+            return Array(v.prefix(3))
+        }
+        imageMean = try channels("image_mean")
+        imageStd = try channels("image_std")
 
         func check(_ ok: Bool, _ key: String, _ value: Int, _ reason: String) throws {
             if !ok { throw VisionModelError.invalidHyperParameter(key: "clip.vision." + key, value: String(value), reason: reason) }
@@ -66,6 +85,10 @@ public struct VisionConfiguration: Sendable, Equatable {
         try check(blockCount > 0 && blockCount <= 256, "block_count", blockCount, "must be in 1...256")
         try check(headCount > 0 && embeddingLength % headCount == 0, "attention.head_count", headCount, "must divide the embedding length \(embeddingLength)")
         try check(scaleFactor > 1 && (imageSize / patchSize) % scaleFactor == 0, "projector.scale_factor", scaleFactor, "must be > 1 and divide the patches per side")
+        try check(edge >= 0 && edge <= Idefics3Preprocessor.maxResizeSide, "preproc_image_size", edge, "must be at most \(Idefics3Preprocessor.maxResizeSide)")
+        for (key, values) in [("image_mean", imageMean), ("image_std", imageStd)] where !values.allSatisfy(\.isFinite) || (key == "image_std" && values.contains(0)) {
+            throw VisionModelError.invalidHyperParameter(key: "clip.vision." + key, value: "\(values)", reason: key == "image_std" ? "must be finite and non-zero" : "must be finite")
+        }
     }
 }
 
