@@ -4,8 +4,9 @@ import SmolVLM
 import Testing
 
 // Image decoding against llama.cpp's (stb_image, 3 channels) as recorded in the
-// vision-preprocess-* fixtures, plus hostile input: every bad file is a typed error, never a
-// crash, and oversized headers are refused before their pixels are allocated.
+// vision-preprocess-* fixtures and the jpeg-variants fixture (byte-exact, by SHA-256), plus
+// hostile input: every bad file is a typed error, never a crash, and oversized headers are
+// refused before their pixels are allocated.
 
 fileprivate enum Images {
     static let directory = ReferenceFixture.root.appendingPathComponent("images")
@@ -25,6 +26,62 @@ fileprivate enum Images {
         }
         return (s1, s2)
     }
+}
+
+/// JPEG variants (sampling factors, progressive, restart intervals, odd sizes, grey, RGB,
+/// CMYK, YCCK, extreme coefficients) with the SHA-256 of stb_image's RGB, written by
+/// Tests/Reference/check_jpeg_decode.py.
+fileprivate enum JPEGVariants {
+    static let directory = ReferenceFixture.root.appendingPathComponent("jpeg-variants")
+    static func bytes(_ name: String) -> [UInt8] {
+        (try? [UInt8](Data(contentsOf: directory.appendingPathComponent(name)))) ?? []
+    }
+    static var all: [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? [])
+            .filter { $0.hasSuffix(".jpg") }.sorted()
+    }
+}
+
+/// SHA-256 (FIPS 180-4), for byte-exact comparisons with the fixtures' checksums: Foundation
+/// on Linux has no CryptoKit.
+fileprivate func sha256Hex(_ message: [UInt8]) -> String {
+    let k: [UInt32] = [
+        0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+        0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+        0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+        0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+        0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+        0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+        0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+        0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
+    ]
+    var h: [UInt32] = [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19]
+    var data = message
+    data.append(0x80)
+    while data.count % 64 != 56 { data.append(0) }
+    let bits = UInt64(message.count) &* 8
+    for i in (0 ..< 8).reversed() { data.append(UInt8(truncatingIfNeeded: bits >> (UInt64(i) * 8))) }
+    func rotr(_ x: UInt32, _ n: UInt32) -> UInt32 { x >> n | x << (32 - n) }
+    var w = [UInt32](repeating: 0, count: 64)
+    for chunk in stride(from: 0, to: data.count, by: 64) {
+        for t in 0 ..< 16 {
+            let j = chunk + 4 * t
+            w[t] = UInt32(data[j]) << 24 | UInt32(data[j + 1]) << 16 | UInt32(data[j + 2]) << 8 | UInt32(data[j + 3])
+        }
+        for t in 16 ..< 64 {
+            let s0 = rotr(w[t - 15], 7) ^ rotr(w[t - 15], 18) ^ (w[t - 15] >> 3)
+            let s1 = rotr(w[t - 2], 17) ^ rotr(w[t - 2], 19) ^ (w[t - 2] >> 10)
+            w[t] = w[t - 16] &+ s0 &+ w[t - 7] &+ s1
+        }
+        var (a, b, c, d, e, f, g, hh) = (h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7])
+        for t in 0 ..< 64 {
+            let t1 = hh &+ (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) &+ ((e & f) ^ (~e & g)) &+ k[t] &+ w[t]
+            let t2 = (rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) &+ ((a & b) ^ (a & c) ^ (b & c))
+            (hh, g, f, e, d, c, b, a) = (g, f, e, d &+ t1, c, b, a, t1 &+ t2)
+        }
+        for (i, v) in [a, b, c, d, e, f, g, hh].enumerated() { h[i] = h[i] &+ v }
+    }
+    return h.map { v in (0 ..< 8).map { String((v >> (28 - 4 * UInt32($0))) & 0xF, radix: 16) }.joined() }.joined()
 }
 
 /// PNG files built by hand: chunks with correct CRCs around a zlib stream of stored blocks.
@@ -134,13 +191,29 @@ struct ImageDecodingTests {
         print("image \(name): \(image.width)x\(image.height), max |Δ| vs llama.cpp = \(maxDelta) "
             + "(mean \(String(format: "%.3f", Double(sumDelta) / Double(sample.values.count))) over \(sample.values.count) sampled bytes), "
             + "checksum \(exact ? "identical" : "differs")")
-        if name.hasSuffix(".png") {
-            #expect(maxDelta == 0)
-            #expect(exact, "PNG decode must be byte-identical to stb_image's")
-        } else {
-            // libjpeg-turbo's IDCT, upsampling and colour conversion vs stb_image's own.
-            #expect(maxDelta <= 4, "JPEG differs from stb_image by \(maxDelta) levels")
-        }
+        // Both formats are byte-identical to stb_image's: JPEG because the shim rebuilds the
+        // pixels from libjpeg's coefficients with stb's own arithmetic.
+        #expect(maxDelta == 0)
+        #expect(exact, "decode must be byte-identical to stb_image's")
+        #expect(sha256Hex(image.pixels) == decoded["rgb_checksum"]?["sha256"]?.string)
+    }
+
+    @Test("JPEG variants decode byte-identical to llama.cpp's stb_image", arguments: JPEGVariants.all)
+    func jpegVariantMatchesStb(file: String) throws {
+        let fixture = try ReferenceFixture("jpeg-variants")
+        let entry = try #require(fixture["images"]?.array?.first { $0["file"]?.string == file },
+                                 "\(file) is not in the manifest")
+        let image = try ImageDecoder().decode(path: JPEGVariants.directory.appendingPathComponent(file).path)
+        #expect(image.width == entry["width"]?.int && image.height == entry["height"]?.int)
+        #expect(sha256Hex(image.pixels) == entry["rgb_sha256"]?.string, "\(file) differs from stb_image")
+    }
+
+    @Test("SHA-256 helper matches known digests")
+    func sha256KnownAnswers() {
+        #expect(sha256Hex([]) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        #expect(sha256Hex(Array("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(sha256Hex(Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8))
+            == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
     }
 
     @Test("decode(path:) and decode(data:) agree; non-contiguous collections work")
@@ -209,6 +282,48 @@ struct ImageDecodingTests {
                 }
             }
         }
+    }
+
+    @Test("a progressive JPEG missing its later scans is .truncated, not a blurry image")
+    func truncatedProgressive() throws {
+        let bytes = JPEGVariants.bytes("progressive-422-q80-47x35.jpg")
+        try #require(bytes.count > 1000)
+        // Cut just before each SOS after the first (between scans: no Huffman error to notice).
+        var cuts: [Int] = []
+        var i = 2
+        while i + 3 < bytes.count {
+            if bytes[i] == 0xFF, bytes[i + 1] == 0xDA { cuts.append(i) }
+            i += 1
+        }
+        try #require(cuts.count > 2)
+        for cut in cuts.dropFirst() + [bytes.count / 2] {
+            let err = decodeError(Array(bytes[..<cut]))
+            guard case .truncated = err else {
+                Issue.record("cut at \(cut): expected .truncated, got \(String(describing: err))")
+                continue
+            }
+        }
+    }
+
+    @Test("JPEG sampling factors that are not whole ratios (stb_image refuses them) are .unsupportedContent")
+    func fractionalSampling() throws {
+        var b = Images.bytes("coffee-640x480.jpg")
+        // The SOF's component specs follow its 8-byte header; make luma 3x2 next to 2x1 chroma.
+        var i = 2
+        var patched = false
+        while i + 9 < b.count, !patched {
+            guard b[i] == 0xFF else { i += 1; continue }
+            if b[i + 1] == 0xC0 || b[i + 1] == 0xC2 {
+                b[i + 11] = 0x32  // component 1: h=3, v=2
+                b[i + 14] = 0x21  // component 2: h=2, v=1 (3 is not a multiple of 2)
+                patched = true
+            } else {
+                i += 2 + Int(b[i + 2]) << 8 + Int(b[i + 3])
+            }
+        }
+        try #require(patched)
+        let err = decodeError(b)
+        #expect(err.map { if case .unsupportedContent = $0 { true } else { false } } == true, "got \(String(describing: err))")
     }
 
     @Test("corrupt bytes in the middle are a typed error")
@@ -284,6 +399,11 @@ struct ImageDecodingTests {
         // A JPEG whose SOF claims 60000x60000 (3.6 G pixels, ~10 GB of RGB).
         let jpeg = jpegWithSize(Images.bytes("hubble-2000x600.jpg"), width: 60000, height: 60000)
         #expect(decodeError(jpeg) == .tooLarge(width: 60000, height: 60000, limit: limit))
+        // Progressive too: its whole-image coefficient arrays are allocated by libjpeg only
+        // after the header has passed the check.
+        let progressive = JPEGVariants.bytes("progressive-422-q80-47x35.jpg")
+        let hugeProgressive = jpegWithSize(progressive, width: 30000, height: 30000)
+        #expect(decodeError(hugeProgressive) == .tooLarge(width: 30000, height: 30000, limit: limit))
         // The limit is configurable.
         let small = ImageDecoder(maxPixels: 1000)
         #expect(decodeError(Images.bytes("chelsea-300x200.png"), small) == .tooLarge(width: 300, height: 200, limit: 1000))

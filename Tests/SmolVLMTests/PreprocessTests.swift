@@ -3,9 +3,8 @@ import ReferenceFixtures
 import SmolVLM
 import Testing
 
-/// Tiles against llama.cpp's idefics3 preprocessing (dumped from libmtmd). PNG decodes are
-/// byte-identical to llama.cpp's (stb_image), so their tiles must match exactly; JPEG decoders
-/// differ by a few levels, so those are compared on llama.cpp's recorded samples.
+/// Tiles against llama.cpp's idefics3 preprocessing (dumped from libmtmd). PNG and JPEG decodes
+/// are byte-identical to llama.cpp's (stb_image), so every tile must match exactly.
 @Suite("idefics3 preprocessing against llama.cpp")
 struct PreprocessTests {
     static let images = ["chelsea-300x200.png", "camera-gray-640x480.png", "coffee-rgba-300x200.png",
@@ -37,10 +36,9 @@ struct PreprocessTests {
             let ours = Swift.stride(from: 0, to: tile.count, by: stride).map { tile[$0] }
             let c = Comparison("\(stem) tile \(t)", ours: ours, reference: samples.row(t))
             worst = max(worst, c.maxAbsDiff)
-            if image.hasSuffix(".png") { #expect(exact, "\(c)") }
+            #expect(exact, "\(c)")
         }
-        // A level of 8-bit difference is 2/255 ≈ 0.0078 after normalisation; JPEG decoders differ by a few.
-        if image.hasSuffix(".jpg") { #expect(worst <= 8 * 2 / 255 + 1e-6) }
+        #expect(worst == 0)
         print("\(image): grid \(out.gridX)x\(out.gridY)+1, \(exactTiles)/\(out.tiles.count) tiles bit-exact, max |Δ| \(worst)")
     }
 }

@@ -1,12 +1,15 @@
 import CImageShim
 import Foundation
 
-/// Decodes JPEG and PNG files into ``RGBImage``s, matching llama.cpp's loader (stb_image asked
-/// for 3 channels): grayscale is replicated, alpha is dropped (not composited), 16-bit PNG
-/// samples keep their high byte. PNG output is byte-identical to llama.cpp's; JPEG output comes
-/// from libjpeg(-turbo) and differs from stb_image's by a few levels at most.
+/// Decodes JPEG and PNG files into ``RGBImage``s byte-identical to llama.cpp's loader
+/// (stb_image asked for 3 channels, as built on x86-64): grayscale is replicated, alpha is
+/// dropped (not composited), 16-bit PNG samples keep their high byte. For JPEG, libjpeg(-turbo)
+/// only parses the file and entropy-decodes it; dequantisation, IDCT, chroma upsampling and
+/// colour conversion (YCbCr, RGB, CMYK and YCCK, decided as stb decides) reproduce stb_image's
+/// integer arithmetic, including its SSE2 IDCT, on every CPU.
 ///
-/// Unlike stb_image, truncated or corrupt data is an error rather than a partly grey image.
+/// Unlike stb_image, truncated or corrupt data is an error rather than a partly grey image, and
+/// sampling factors that are not whole ratios of the largest are ``ImageError/unsupportedContent(reason:)``.
 public struct ImageDecoder: Sendable {
     /// The largest image accepted, in pixels (`width * height`). The header is checked against
     /// it before any pixel memory is allocated. Default: 64 Mi pixels (192 MiB of RGB).
