@@ -193,6 +193,9 @@ def variants(work):
     add("s1x4-q90-41x75", jpeg_encoder(enc, work, harsh((41, 75), 8), "sampling=1x4,1x1,1x1"))
     add("s2x1-all-q90-67x45", jpeg_encoder(enc, work, coffee((67, 45)), "sampling=2x1,2x1,2x1"))
     add("s440-progressive-99x51", jpeg_encoder(enc, work, coffee((99, 51)), "sampling=1x2,1x1,1x1", "progressive"))
+    add("separate-scans-420-q90-77x51", jpeg_encoder(enc, work, coffee((77, 51)), "separate-scans"), True)
+    add("separate-scans-cmyk-restart-45x27", jpeg_encoder(enc, work, coffee((45, 27)).convert("CMYK"),
+                                                          "separate-scans", "restart=3"))
     add("s411-restart-131x77", jpeg_encoder(enc, work, coffee((131, 77)), "sampling=4x1,1x1,1x1", "restart=2"))
     add("rgb-ids-q90-70x50", jpeg_encoder(enc, work, coffee((70, 50)), "space=rgb"))
     add("rgb-adobe0-numeric-ids-30x20", jpeg_encoder(enc, work, coffee((30, 20)), "space=rgb", "ids=1,2,3"), True)

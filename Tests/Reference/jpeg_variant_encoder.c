@@ -5,7 +5,7 @@
 //   jpeg_variant_encoder IN.raw WIDTH HEIGHT COMPONENTS OUT.jpg [option...]
 //
 // IN.raw holds WIDTH*HEIGHT*COMPONENTS bytes: gray (1), RGB (3) or CMYK (4, Adobe inverted).
-// Options: q=N  progressive  restart=MCUS  space=ycc|rgb|gray|cmyk|ycck
+// Options: q=N  progressive  separate-scans (sequential, one scan per component)  restart=MCUS  space=ycc|rgb|gray|cmyk|ycck
 //          sampling=HxV,HxV,...  ids=A,B,C,...  jfif=0|1  adobe=0|1
 //          coefs=SEED[:QMAX]: ignore the pixels and write pseudo-random quantised coefficients
 //              (|AC| <= 1023) with 16-bit quantisation tables up to QMAX (default 32767), so
@@ -98,11 +98,14 @@ int main(int argc, char **argv) {
 
     int quality = 90, progressive = 0, restart = 0, jfif = -1, adobe = -1, random_coefs = 0;
     unsigned qmax = 32767;
+    int separate = 0;
+    jpeg_scan_info scans[MAX_COMPONENTS];
     const char *sampling = NULL, *ids = NULL;
     for (int i = 6; i < argc; i++) {
         const char *a = argv[i];
         if (strncmp(a, "q=", 2) == 0) quality = atoi(a + 2);
         else if (strcmp(a, "progressive") == 0) progressive = 1;
+        else if (strcmp(a, "separate-scans") == 0) separate = 1;
         else if (strncmp(a, "restart=", 8) == 0) restart = atoi(a + 8);
         else if (strncmp(a, "sampling=", 9) == 0) sampling = a + 9;
         else if (strncmp(a, "ids=", 4) == 0) ids = a + 4;
@@ -152,6 +155,17 @@ int main(int argc, char **argv) {
     if (jfif >= 0) cinfo.write_JFIF_header = (boolean)jfif;
     if (adobe >= 0) cinfo.write_Adobe_marker = (boolean)adobe;
     if (progressive) jpeg_simple_progression(&cinfo);
+    if (separate) {
+        for (int ci = 0; ci < cinfo.num_components; ci++) {
+            memset(&scans[ci], 0, sizeof scans[ci]);
+            scans[ci].comps_in_scan = 1;
+            scans[ci].component_index[0] = ci;
+            scans[ci].Ss = 0;
+            scans[ci].Se = 63;
+        }
+        cinfo.scan_info = scans;
+        cinfo.num_scans = cinfo.num_components;
+    }
     cinfo.restart_interval = (unsigned)restart;
 
     if (random_coefs) {

@@ -284,9 +284,10 @@ struct ImageDecodingTests {
         }
     }
 
-    @Test("a progressive JPEG missing its later scans is .truncated, not a blurry image")
-    func truncatedProgressive() throws {
-        let bytes = JPEGVariants.bytes("progressive-422-q80-47x35.jpg")
+    @Test("a progressive or multi-scan JPEG missing its later scans is .truncated, not a blurry image",
+          arguments: ["progressive-422-q80-47x35.jpg", "separate-scans-420-q90-77x51.jpg"])
+    func truncatedMultiScan(file: String) throws {
+        let bytes = JPEGVariants.bytes(file)
         try #require(bytes.count > 1000)
         // Cut just before each SOS after the first (between scans: no Huffman error to notice).
         var cuts: [Int] = []
@@ -299,7 +300,7 @@ struct ImageDecodingTests {
         for cut in cuts.dropFirst() + [bytes.count / 2] {
             let err = decodeError(Array(bytes[..<cut]))
             guard case .truncated = err else {
-                Issue.record("cut at \(cut): expected .truncated, got \(String(describing: err))")
+                Issue.record("\(file) cut at \(cut): expected .truncated, got \(String(describing: err))")
                 continue
             }
         }

@@ -28,9 +28,12 @@ enum {
 };
 
 /// Decodes a JPEG into a malloc'd buffer of *w * *h * 3 bytes (RGB, row-major), freed with
-/// smol_image_free. Checks the header's size against max_pixels before allocating anything
-/// proportional to it. Grayscale is replicated; CMYK/YCCK (Adobe) are converted as stb_image
-/// does. Truncated or corrupt entropy data is an error, not a grey-padded image.
+/// smol_image_free, byte-identical to stb_image's 3-channel output on x86-64 (llama.cpp's
+/// loader): libjpeg parses and entropy-decodes, the rest is stb's arithmetic. Checks the
+/// header's size against max_pixels before allocating anything proportional to it. Grayscale
+/// is replicated; RGB, CMYK and YCCK are recognised and converted as stb_image does. 2-component
+/// files and sampling factors that are not whole ratios of the largest (stb refuses both) are
+/// SMOL_IMAGE_UNSUPPORTED. Truncated or corrupt entropy data is an error, not a grey-padded image.
 int smol_decode_jpeg(const uint8_t *data, size_t size, size_t max_pixels,
                      uint8_t **rgb, int *w, int *h, char *err, size_t errlen);
 
