@@ -120,6 +120,12 @@ static inline uint8_t sat_u8(int32_t v) { return (uint8_t)(v < 0 ? 0 : v > 255 ?
 // stb's 12-bit fixed-point rotations, pre-summed as its _mm_madd_epi16 pairs use them.
 // With 16-bit inputs no 32-bit intermediate can overflow (largest |sum| is about 1.1e9).
 static void idct_pass(const int32_t s[8], int32_t bias, int shift, int32_t out[8]) {
+    // Most inputs are DC-only; the full computation then gives the same value 8 times.
+    if ((s[1] | s[2] | s[3] | s[4] | s[5] | s[6] | s[7]) == 0) {
+        int32_t v = shr_floor(s[0] * 4096 + bias, shift);
+        for (int k = 0; k < 8; k++) out[k] = v;
+        return;
+    }
     // even part
     int32_t t2 = s[2] * 2217 + s[6] * -5350;
     int32_t t3 = s[2] * 5352 + s[6] * 2217;
