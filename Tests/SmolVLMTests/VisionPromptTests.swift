@@ -11,10 +11,12 @@ import Testing
 /// llama.cpp's generated tokens.
 @Suite("image prompts against llama.cpp's mtmd")
 struct VisionPromptTests {
-    /// Every `vision-<model>-<mmproj type>-<image>` fixture whose models are built.
+    /// Every `vision-<model>-<mmproj type>-<image>` fixture (those containing
+    /// `SMOLVLM_VISION_FIXTURES` when it is set, to study one case).
     static let fixtures: [String] = {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: ReferenceFixture.root.path)) ?? []
-        return names.filter { $0.hasPrefix("vision-") && !$0.hasPrefix("vision-preprocess-") && !$0.contains("nopreproc") }.sorted()
+        let only = ProcessInfo.processInfo.environment["SMOLVLM_VISION_FIXTURES"] ?? ""
+        return names.filter { $0.hasPrefix("vision-") && !$0.hasPrefix("vision-preprocess-") && (only.isEmpty || $0.contains(only)) }.sorted()
     }()
 
     static func modelPath(_ name: String) -> String {
@@ -40,7 +42,7 @@ struct VisionPromptTests {
 
         // Embeddings of every tile against llama.cpp's.
         let pool = ThreadPool(threads: 2)
-        let embedded = try vision.embed(image, preprocessor: Idefics3Preprocessor(), pool: pool)
+        let embedded = try vision.embed(image, preprocessor: try Idefics3Preprocessor(vision.configuration), pool: pool)
         let pre = try #require(f["preprocess"])
         #expect(embedded.gridX == pre["grid_x"]?.int && embedded.gridY == pre["grid_y"]?.int)
         #expect(embedded.tiles.count == pre["n_tiles"]?.int)

@@ -24,7 +24,7 @@ extension VisionModel {
                       kernels: KernelSet = .default) throws -> ImageEmbeddings {
         let clock = ContinuousClock()
         let start = clock.now
-        let pre = preprocessor(pixels: image.pixels, width: image.width, height: image.height)
+        let pre = try preprocessor(image)
         let preprocessSeconds = (clock.now - start).seconds
         var tiles: [[Float]] = []
         var seconds: [Double] = []
