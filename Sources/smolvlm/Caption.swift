@@ -74,7 +74,8 @@ struct Caption: ParsableCommand {
                 FileHandle.standardOutput.write(Data(piece.utf8))
                 return true
             }
-        print("")
+        // Through the same unbuffered handle as the pieces, so it lands before the timings.
+        FileHandle.standardOutput.write("\n")
 
         var err = FileHandle.standardError
         let t = result.timings
@@ -84,7 +85,7 @@ struct Caption: ParsableCommand {
         print("smolvlm: \("load time".leftPad(18)) = \(ms(loadSeconds)) ms", to: &err)
         for (i, e) in images.enumerated() {
             let grid = e.gridX * e.gridY > 0 ? "\(e.gridX)x\(e.gridY) + overview" : "unsliced"
-            print("smolvlm: image \(i + 1): \(e.tiles.count) tiles (\(grid)), \(e.tiles.count * tokensPerTile) positions", to: &err)
+            print("smolvlm: image \(i + 1): \(e.tiles.count) tiles (\(grid)), \(e.tiles.count * tokensPerTile) image positions", to: &err)
         }
         print("smolvlm: \("decode + preprocess".leftPad(18)) = \(ms(decodeSeconds + preprocessSeconds)) ms (decode \(ms(decodeSeconds).trimmed) ms, preprocess \(ms(preprocessSeconds).trimmed) ms)", to: &err)
         print("smolvlm: \("image encode".leftPad(18)) = \(ms(encodeSeconds)) ms / \(String(tiles.count).leftPad(5)) tiles  (\(ms(encodeSeconds / Double(max(tiles.count, 1)))) ms per tile)", to: &err)

@@ -50,7 +50,8 @@ struct Generate: ParsableCommand {
             FileHandle.standardOutput.write(Data(piece.utf8))
             return true
         }
-        print("")
+        // Through the same unbuffered handle as the pieces, so it lands before the timings.
+        FileHandle.standardOutput.write("\n")
         let t = result.timings
         func line(_ label: String, _ s: Double, _ n: Int, _ unit: String) -> String {
             let ms = s * 1000

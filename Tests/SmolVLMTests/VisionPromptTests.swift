@@ -119,3 +119,37 @@ struct VisionPromptTests {
         }
     }
 }
+
+extension VisionPromptTests {
+    /// A prompt with images that cannot fit is refused before anything is evaluated, and the
+    /// context stays usable; a mismatched model pair is refused with both widths named.
+    @Test func overflowAndMismatchAreTypedErrors() throws {
+        let textPath = Self.modelPath("tiny-text-q8_0.gguf"), mmprojPath = Self.modelPath("tiny-mmproj-q8_0.gguf")
+        let bigText = Self.modelPath("smolvlm-256m-text-q8_0.gguf")
+        guard [textPath, mmprojPath, bigText].allSatisfy(FileManager.default.fileExists(atPath:)) else {
+            print("SKIPPED overflowAndMismatchAreTypedErrors: synthetic models are absent (run models/build-test-models.sh)")
+            return
+        }
+        let file = try GGUFFile(path: textPath)
+        let text = try LlamaModel(file: file)
+        let vision = try VisionModel(path: mmprojPath)
+        let tokenizer = try Tokenizer(gguf: file)
+        let image = try RGBImage(width: 64, height: 48, pixels: (0 ..< 64 * 48 * 3).map { UInt8($0 % 251) })
+        let context = try LlamaContext(model: text, contextLength: 200, threads: 2)
+        let embedded = try vision.embed(image, preprocessor: Idefics3Preprocessor(vision.configuration), pool: context.pool)
+        let chunks = try ImagePromptLayout(tokenizer: tokenizer).tokenize("User: \(ImagePromptLayout.marker)Hi", grids: [(embedded.gridX, embedded.gridY)])
+        let needed = chunks.reduce(0) { $0 + $1.positions(tokensPerTile: vision.configuration.tokensPerTile) }
+        #expect(throws: ModelError.contextOverflow(needed: needed, capacity: 200)) {
+            _ = try context.evaluate(chunks, images: [embedded])
+        }
+        #expect(context.position == 0)
+        let logits = try context.evaluate(tokens: tokenizer.encode("Hi"))
+        #expect(logits.count == text.configuration.vocabularySize && context.position > 0)
+
+        let big = try LlamaModel(path: bigText)
+        #expect(vision.outputWidth == 64 && big.configuration.embeddingLength == 576)
+        #expect(throws: VisionModelError.projectorWidthMismatch(projector: 64, textEmbedding: 576)) {
+            try vision.checkCompatible(with: big)
+        }
+    }
+}
