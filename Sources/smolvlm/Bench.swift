@@ -8,7 +8,7 @@ import SmolVLM
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure the engine.",
-        subcommands: [BenchKernels.self, BenchModel.self]
+        subcommands: [BenchKernels.self, BenchModel.self, BenchVision.self]
     )
 }
 
