@@ -193,3 +193,14 @@ void sv_attention_row_f32acc(int64_t d, const float *q,
     const float inv = S == 0.0f ? 0.0f : 1.0f / S;
     for (int64_t i = 0; i < d; i++) out[i] *= inv;
 }
+
+// The oracle for the table twins: one row at a time (they widen each tile once for all rows).
+void sv_attention_block_f32acc(int64_t d, int64_t n_rows, const float *q, int64_t q_stride,
+                               const sv_half *keys, const sv_half *values, int64_t kv_stride,
+                               int64_t n_kv, int causal, float scale,
+                               float *out, int64_t out_stride, float *scratch) {
+    for (int64_t r = 0; r < n_rows; r++) {
+        sv_attention_row_f32acc(d, q + r * q_stride, keys, values, kv_stride, causal ? n_kv + r : n_kv,
+                                scale, out + r * out_stride, scratch);
+    }
+}

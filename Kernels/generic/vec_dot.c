@@ -261,4 +261,7 @@ void sv_fill_kernels_generic(sv_kernels *k) {
     k->vec_dot[SV_TYPE_Q6_K] = sv_vec_dot_q6_K_q8_K_generic;
 
     k->swiglu = sv_swiglu_f32;
+    k->attention_block_f32acc = sv_attention_block_f32acc;
+    k->attention_row_f16acc = sv_attention_row_f16acc;
+    k->attention_row_f16acc_partial = sv_attention_row_f16acc_partial;
 }

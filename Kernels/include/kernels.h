@@ -130,12 +130,29 @@ typedef float (*sv_vec_dot_fn)(int64_t n, const void *w, const void *x);
 /// y[i] = silu(g[i]) · u[i] for n elements (see sv_swiglu_f32 for the numerics).
 typedef void (*sv_swiglu_fn)(int64_t n, const float *g, const float *u, float *y);
 
+/// sv_attention_block_f32acc's signature (see there); twins give bit-identical outputs.
+typedef void (*sv_attention_block_f32acc_fn)(int64_t d, int64_t n_rows, const float *q, int64_t q_stride,
+                                             const sv_half *keys, const sv_half *values, int64_t kv_stride,
+                                             int64_t n_kv, int causal, float scale,
+                                             float *out, int64_t out_stride, float *scratch);
+
+struct sv_kernels;
+
+/// sv_attention_row_f16acc's and sv_attention_row_f16acc_partial's signatures; twins give
+/// bit-identical outputs (`out` is d floats for the row form, the 2 + d partial for the other).
+typedef void (*sv_attention_row_f16acc_fn)(const struct sv_kernels *k, int64_t d, const float *q,
+                                           const sv_half *keys, const sv_half *values, int64_t stride,
+                                           int64_t n_kv, float scale, float *out, sv_half *scratch);
+
 typedef struct sv_kernels {
     sv_isa isa;
     const char *name;
     sv_from_float_fn from_float[SV_TYPE_COUNT];  // indexed by partner type
     sv_vec_dot_fn vec_dot[SV_TYPE_COUNT];        // indexed by weight type
     sv_swiglu_fn swiglu;
+    sv_attention_block_f32acc_fn attention_block_f32acc;
+    sv_attention_row_f16acc_fn attention_row_f16acc;
+    sv_attention_row_f16acc_fn attention_row_f16acc_partial;
 } sv_kernels;
 
 /// Table lookups for callers that cannot index C arrays (Swift imports them as tuples).
@@ -230,6 +247,24 @@ void sv_attention_merge_partials(int64_t d, int64_t n, const float *partials, fl
 void sv_attention_row_f32acc(int64_t d, const float *q,
                              const sv_half *keys, const sv_half *values, int64_t stride, int64_t n_kv,
                              float scale, float *out, float *scratch);
+
+/// Floats of scratch sv_attention_block_f32acc (in every table) needs for n_rows rows of head
+/// dimension d: a 64-position tile of keys and of values widened to f32, 64 scores, and each
+/// row's running maximum and sum.
+static inline size_t sv_attention_block_f32acc_scratch_floats(int64_t d, int64_t n_rows) {
+    return (size_t)(2 * 64 * d + 64 + 2 * n_rows);
+}
+
+/// n_rows query rows (row r at q + r·q_stride, its output at out + r·out_stride) attending to
+/// the same keys and values, each exactly as sv_attention_row_f32acc computes it (bit for bit):
+/// row r sees the first n_kv + r positions when `causal` (rows at consecutive positions of a
+/// prompt whose first row sees n_kv), else all n_kv. The table twins widen each 64-position
+/// tile of keys and values once for all rows. `scratch` holds
+/// sv_attention_block_f32acc_scratch_floats(d, n_rows) floats.
+void sv_attention_block_f32acc(int64_t d, int64_t n_rows, const float *q, int64_t q_stride,
+                               const sv_half *keys, const sv_half *values, int64_t kv_stride,
+                               int64_t n_kv, int causal, float scale,
+                               float *out, int64_t out_stride, float *scratch);
 
 // MARK: - Threading support
 

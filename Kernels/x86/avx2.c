@@ -519,6 +519,246 @@ static float sv_vec_dot_q6_K_q8_K_avx2(int64_t n, const void *vw, const void *vx
     return sv_avx2_hsum_ps(accf);
 }
 
+// MARK: - Attention
+
+// Twins of Kernels/generic/transformer.c's attention, bit-identical (see the AVX-512 twins,
+// which these follow with 8 lanes: a 16-lane group of the scalar code is two registers).
+
+enum { SV_ATTN_TILE_AVX2 = 64 };
+
+// sv_ggml_expf_avx512_lane on 8 lanes: the same polynomial; vscalefps' j·2^n (one rounding)
+// as j·2^(n>>1) (exact: j is about 1 and the factor at least 2^-96) times 2^(n - (n>>1)).
+static inline __m256 sv_ggml_expf_avx512_avx2(__m256 x) {
+    const __m256 r = _mm256_set1_ps(0x1.8p23f);
+    const __m256 z = _mm256_fmadd_ps(x, _mm256_set1_ps(0x1.715476p+0f), r);
+    const __m256 n = _mm256_sub_ps(z, r);
+    const __m256 b = _mm256_fnmadd_ps(n, _mm256_set1_ps(0x1.7f7d1cp-20f),
+                                      _mm256_fnmadd_ps(n, _mm256_set1_ps(0x1.62e4p-1f), x));
+    const __m256 u = _mm256_mul_ps(b, b);
+    const __m256 j = _mm256_fmadd_ps(
+        _mm256_fmadd_ps(_mm256_fmadd_ps(_mm256_set1_ps(0x1.0e4020p-7f), b, _mm256_set1_ps(0x1.573e2ep-5f)), u,
+                        _mm256_fmadd_ps(_mm256_set1_ps(0x1.555e66p-3f), b, _mm256_set1_ps(0x1.fffdb6p-2f))),
+        u, _mm256_fmadd_ps(_mm256_set1_ps(0x1.ffffecp-1f), b, _mm256_set1_ps(1.0f)));
+    const __m256 absn = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), n);
+    const __m256 big = _mm256_cmp_ps(absn, _mm256_set1_ps(192.0f), _CMP_GT_OQ);
+    // Lanes with |n| > 192 or NaN are replaced below, whatever the conversion gave.
+    const __m256i ni = _mm256_cvttps_epi32(_mm256_andnot_ps(big, n));
+    const __m256i n1 = _mm256_srai_epi32(ni, 1), n2 = _mm256_sub_epi32(ni, n1);
+    const __m256i bias = _mm256_set1_epi32(127);
+    const __m256 p1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n1, bias), 23));
+    const __m256 p2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n2, bias), 23));
+    __m256 res = _mm256_mul_ps(_mm256_mul_ps(j, p1), p2);
+    const __m256 alt = _mm256_and_ps(_mm256_cmp_ps(n, _mm256_setzero_ps(), _CMP_GT_OQ), _mm256_set1_ps(INFINITY));
+    res = _mm256_blendv_ps(res, alt, big);
+    return _mm256_blendv_ps(res, n, _mm256_cmp_ps(n, n, _CMP_UNORD_Q));
+}
+
+// The scalar's 16-lane group sum, lanes 0-7 in lo and 8-15 in hi.
+static inline float sv_attn_group_sum16_avx2(__m256 lo, __m256 hi) {
+    const __m256 a = _mm256_add_ps(lo, hi);
+    const __m128 b = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+    const __m128 c = _mm_add_ps(b, _mm_movehl_ps(b, b));
+    return _mm_cvtss_f32(_mm_add_ss(c, _mm_shuffle_ps(c, c, 1)));
+}
+
+static void sv_attn_widen_tile_avx2(int64_t d, const sv_half *keys, const sv_half *values, int64_t stride,
+                                    int64_t nt, float *kt, float *vt) {
+    for (int64_t t = 0; t < nt; t++) {
+        const sv_half *key = keys + t * stride, *value = values + t * stride;
+        for (int64_t i = 0; i < d; i += 8) {
+            float tmp[8];
+            _mm256_storeu_ps(tmp, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(key + i))));
+            for (int l = 0; l < 8; l++) kt[(i + l) * SV_ATTN_TILE_AVX2 + t] = tmp[l];
+            _mm256_storeu_ps(vt + t * d + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(value + i))));
+        }
+    }
+    for (int64_t t = nt; t < SV_ATTN_TILE_AVX2; t++) {
+        for (int64_t i = 0; i < d; i++) kt[i * SV_ATTN_TILE_AVX2 + t] = 0.0f;
+    }
+}
+
+static void sv_attn_tile_row_avx2(int64_t d, const float *q, const float *kt, const float *vt, int64_t nt,
+                                  float scale, float *out, float *M, float *S, float *kq) {
+    __m256 s[8];
+    for (int c = 0; c < 8; c++) s[c] = _mm256_setzero_ps();
+    for (int64_t i = 0; i < d; i++) {
+        const __m256 qi = _mm256_set1_ps(q[i]);
+        const float *k = kt + i * SV_ATTN_TILE_AVX2;
+        for (int c = 0; c < 8; c++) s[c] = _mm256_fmadd_ps(qi, _mm256_loadu_ps(k + 8 * c), s[c]);
+    }
+    const __m256 vscale = _mm256_set1_ps(scale);
+    const __m256 lane = _mm256_setr_ps(0, 1, 2, 3, 4, 5, 6, 7);
+    __m256 valid[8];
+    __m256 mx = _mm256_set1_ps(-INFINITY);
+    for (int c = 0; c < 8; c++) {
+        s[c] = _mm256_mul_ps(s[c], vscale);
+        valid[c] = _mm256_cmp_ps(lane, _mm256_set1_ps((float)(nt - 8 * c)), _CMP_LT_OQ);
+        // The scalar `if (kq > max)` skips NaN scores; so does this.
+        const __m256 m = _mm256_and_ps(valid[c], _mm256_cmp_ps(s[c], s[c], _CMP_ORD_Q));
+        mx = _mm256_max_ps(mx, _mm256_blendv_ps(_mm256_set1_ps(-INFINITY), s[c], m));
+    }
+    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(mx), _mm256_extractf128_ps(mx, 1));
+    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+    const float tile_max = _mm_cvtss_f32(_mm_max_ss(m4, _mm_shuffle_ps(m4, m4, 1)));
+    const float Mold = *M;
+    const float Mnew = fmaxf(Mold, tile_max);
+    float Sr = *S;
+    if (Mnew > Mold) {
+        const float ms = expf(Mold - Mnew);
+        const __m256 vms = _mm256_set1_ps(ms);
+        for (int64_t i = 0; i < d; i += 8) _mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_loadu_ps(out + i), vms));
+        Sr *= ms;
+    }
+    *M = Mnew;
+    const __m256 vM = _mm256_set1_ps(Mnew);
+    __m256 e[8];
+    for (int c = 0; c < 8; c++) {
+        e[c] = _mm256_and_ps(valid[c], sv_ggml_expf_avx512_avx2(_mm256_sub_ps(s[c], vM)));
+        _mm256_storeu_ps(kq + 8 * c, e[c]);
+    }
+    double sum = 0.0;
+    for (int c = 0; c < 8; c += 2) sum += (double)sv_attn_group_sum16_avx2(e[c], e[c + 1]);
+    *S = (float)((double)Sr + sum);
+    int64_t i = 0;
+    for (; i + 32 <= d; i += 32) {
+        __m256 a0 = _mm256_loadu_ps(out + i), a1 = _mm256_loadu_ps(out + i + 8);
+        __m256 a2 = _mm256_loadu_ps(out + i + 16), a3 = _mm256_loadu_ps(out + i + 24);
+        for (int64_t t = 0; t < nt; t++) {
+            const __m256 p = _mm256_set1_ps(kq[t]);
+            const float *v = vt + t * d + i;
+            a0 = _mm256_fmadd_ps(p, _mm256_loadu_ps(v), a0);
+            a1 = _mm256_fmadd_ps(p, _mm256_loadu_ps(v + 8), a1);
+            a2 = _mm256_fmadd_ps(p, _mm256_loadu_ps(v + 16), a2);
+            a3 = _mm256_fmadd_ps(p, _mm256_loadu_ps(v + 24), a3);
+        }
+        _mm256_storeu_ps(out + i, a0);
+        _mm256_storeu_ps(out + i + 8, a1);
+        _mm256_storeu_ps(out + i + 16, a2);
+        _mm256_storeu_ps(out + i + 24, a3);
+    }
+    for (; i < d; i += 8) {
+        __m256 a = _mm256_loadu_ps(out + i);
+        for (int64_t t = 0; t < nt; t++) a = _mm256_fmadd_ps(_mm256_set1_ps(kq[t]), _mm256_loadu_ps(vt + t * d + i), a);
+        _mm256_storeu_ps(out + i, a);
+    }
+}
+
+static void sv_attention_block_f32acc_avx2(int64_t d, int64_t n_rows, const float *q, int64_t q_stride,
+                                           const sv_half *keys, const sv_half *values, int64_t kv_stride,
+                                           int64_t n_kv, int causal, float scale,
+                                           float *out, int64_t out_stride, float *scratch) {
+    if (d <= 0 || d % 8 != 0) {
+        sv_attention_block_f32acc(d, n_rows, q, q_stride, keys, values, kv_stride, n_kv, causal, scale,
+                                  out, out_stride, scratch);
+        return;
+    }
+    float *kt = scratch, *vt = kt + SV_ATTN_TILE_AVX2 * d, *kq = vt + SV_ATTN_TILE_AVX2 * d;
+    float *rowM = kq + SV_ATTN_TILE_AVX2, *rowS = rowM + n_rows;
+    for (int64_t r = 0; r < n_rows; r++) {
+        rowM[r] = -INFINITY;
+        rowS[r] = 0.0f;
+        for (int64_t i = 0; i < d; i++) out[r * out_stride + i] = 0.0f;
+    }
+    const int64_t n_max = causal ? n_kv + n_rows - 1 : n_kv;
+    for (int64_t t0 = 0; t0 < n_max; t0 += SV_ATTN_TILE_AVX2) {
+        const int64_t tile = n_max - t0 < SV_ATTN_TILE_AVX2 ? n_max - t0 : SV_ATTN_TILE_AVX2;
+        sv_attn_widen_tile_avx2(d, keys + t0 * kv_stride, values + t0 * kv_stride, kv_stride, tile, kt, vt);
+        for (int64_t r = 0; r < n_rows; r++) {
+            const int64_t n_r = causal ? n_kv + r : n_kv;
+            if (n_r <= t0) continue;
+            const int64_t nt = n_r - t0 < SV_ATTN_TILE_AVX2 ? n_r - t0 : SV_ATTN_TILE_AVX2;
+            sv_attn_tile_row_avx2(d, q + r * q_stride, kt, vt, nt, scale, out + r * out_stride, &rowM[r], &rowS[r], kq);
+        }
+    }
+    for (int64_t r = 0; r < n_rows; r++) {
+        const __m256 vinv = _mm256_set1_ps(rowS[r] == 0.0f ? 0.0f : 1.0f / rowS[r]);
+        float *o = out + r * out_stride;
+        for (int64_t i = 0; i < d; i += 8) _mm256_storeu_ps(o + i, _mm256_mul_ps(_mm256_loadu_ps(o + i), vinv));
+    }
+}
+
+// sv_dot_f16_ggml_avx512 (n a multiple of 64) against q already widened: its four 16-lane
+// accumulators as eight 8-lane ones, reduced in its order.
+static inline float sv_attn_dot_f16_avx2(int64_t n, const sv_half *x, const float *y) {
+    __m256 a[8];
+    for (int c = 0; c < 8; c++) a[c] = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n; i += 64) {
+        for (int c = 0; c < 8; c++) {
+            a[c] = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + i + 8 * c))),
+                                   _mm256_loadu_ps(y + i + 8 * c), a[c]);
+        }
+    }
+    // Accumulator j is a[2j] (lanes 0-7) and a[2j + 1] (lanes 8-15).
+    const __m256 lo = _mm256_add_ps(_mm256_add_ps(a[0], a[4]), _mm256_add_ps(a[2], a[6]));
+    const __m256 hi = _mm256_add_ps(_mm256_add_ps(a[1], a[5]), _mm256_add_ps(a[3], a[7]));
+    return sv_attn_group_sum16_avx2(lo, hi);
+}
+
+static inline __m256 sv_round_f16_avx2(__m256 x) {
+    return _mm256_cvtph_ps(_mm256_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+}
+
+enum { SV_ATTN_F16_MAX_D_AVX2 = 256 };
+
+static void sv_attn_f16acc_loop_avx2(const sv_kernels *k, int64_t d, const float *q, const sv_half *keys,
+                                     const sv_half *values, int64_t stride, int64_t n_kv, float scale,
+                                     sv_half *scratch, float *acc, float *m_out, float *s_out) {
+    float qf[SV_ATTN_F16_MAX_D_AVX2];
+    k->from_float[SV_TYPE_F16](q, scratch, d);
+    for (int64_t i = 0; i < d; i += 8) {
+        _mm256_storeu_ps(qf + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(scratch + i))));
+        _mm256_storeu_ps(acc + i, _mm256_setzero_ps());
+    }
+    float S = 0.0f, M = -INFINITY;
+    for (int64_t j = 0; j < n_kv; j++) {
+        const float s = sv_attn_dot_f16_avx2(d, keys + j * stride, qf) * scale;
+        const sv_half *v = values + j * stride;
+        float ms = 1.0f, vs = 1.0f;
+        if (s > M) {
+            const float Mold = M;
+            M = s;
+            ms = expf(Mold - M);
+            const __m256 vms = _mm256_set1_ps(ms);
+            for (int64_t i = 0; i < d; i += 8) {
+                _mm256_storeu_ps(acc + i, sv_round_f16_avx2(_mm256_mul_ps(_mm256_loadu_ps(acc + i), vms)));
+            }
+        } else {
+            vs = expf(s - M);
+        }
+        const __m256 vvs = _mm256_set1_ps(vs);
+        for (int64_t i = 0; i < d; i += 8) {
+            const __m256 vi = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(v + i)));
+            _mm256_storeu_ps(acc + i, sv_round_f16_avx2(_mm256_fmadd_ps(vi, vvs, _mm256_loadu_ps(acc + i))));
+        }
+        S = fmaf(S, ms, vs);
+    }
+    *m_out = M;
+    *s_out = S;
+}
+
+static void sv_attention_row_f16acc_avx2(const sv_kernels *k, int64_t d, const float *q, const sv_half *keys,
+                                         const sv_half *values, int64_t stride, int64_t n_kv, float scale,
+                                         float *out, sv_half *scratch) {
+    if (d <= 0 || d % 64 != 0 || d > SV_ATTN_F16_MAX_D_AVX2) {
+        sv_attention_row_f16acc(k, d, q, keys, values, stride, n_kv, scale, out, scratch);
+        return;
+    }
+    float acc[SV_ATTN_F16_MAX_D_AVX2], M, S;
+    sv_attn_f16acc_loop_avx2(k, d, q, keys, values, stride, n_kv, scale, scratch, acc, &M, &S);
+    const __m256 vinv = _mm256_set1_ps(S == 0.0f ? 0.0f : 1.0f / S);
+    for (int64_t i = 0; i < d; i += 8) _mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_loadu_ps(acc + i), vinv));
+}
+
+static void sv_attention_row_f16acc_partial_avx2(const sv_kernels *k, int64_t d, const float *q,
+                                                 const sv_half *keys, const sv_half *values, int64_t stride,
+                                                 int64_t n_kv, float scale, float *partial, sv_half *scratch) {
+    if (d <= 0 || d % 64 != 0 || d > SV_ATTN_F16_MAX_D_AVX2) {
+        sv_attention_row_f16acc_partial(k, d, q, keys, values, stride, n_kv, scale, partial, scratch);
+        return;
+    }
+    sv_attn_f16acc_loop_avx2(k, d, q, keys, values, stride, n_kv, scale, scratch, partial + 2, &partial[0], &partial[1]);
+}
+
 #pragma clang attribute pop
 
 // MARK: - Table
@@ -543,6 +783,10 @@ void sv_fill_kernels_avx2(sv_kernels *k) {
     k->vec_dot[SV_TYPE_Q4_K] = sv_vec_dot_q4_K_q8_K_avx2;
     k->vec_dot[SV_TYPE_Q5_K] = sv_vec_dot_q5_K_q8_K_avx2;
     k->vec_dot[SV_TYPE_Q6_K] = sv_vec_dot_q6_K_q8_K_avx2;
+
+    k->attention_block_f32acc = sv_attention_block_f32acc_avx2;
+    k->attention_row_f16acc = sv_attention_row_f16acc_avx2;
+    k->attention_row_f16acc_partial = sv_attention_row_f16acc_partial_avx2;
 }
 
 #endif

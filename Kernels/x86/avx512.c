@@ -327,6 +327,228 @@ static void sv_swiglu_f32_avx512(int64_t n, const float *g, const float *u, floa
     if (nv < n) sv_swiglu_f32(n - nv, g + nv, u + nv, y + nv); // < 16 left: libm's expf
 }
 
+// MARK: - Attention
+
+// Twins of Kernels/generic/transformer.c's attention, bit-identical: every float operation
+// of the scalar code happens here too, on the same operands and in the same order; only
+// independent operations run side by side. Scores run across 16 positions per register
+// (each lane is one key's sequential FMA chain over the head dimension, from a tile of keys
+// widened to f32 and transposed once), the value sums across 16 head-dimension elements per
+// register (positions in order). F16C's conversions equal sv_fp16_to_fp32 / sv_fp32_to_fp16.
+
+enum { SV_ATTN_TILE_AVX512 = 64 };
+
+// The 16-lane group sum of the scalar softmax: a[l] = e[l] + e[l+8], b[l] = a[l] + a[l+4],
+// (b0 + b2) + (b1 + b3) — _mm512_reduce_add_ps's order, spelled out.
+static inline float sv_attn_group_sum16(__m512 e) {
+    const __m256 a = _mm256_add_ps(_mm512_castps512_ps256(e), _mm512_extractf32x8_ps(e, 1));
+    const __m128 b = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+    const __m128 c = _mm_add_ps(b, _mm_movehl_ps(b, b));
+    return _mm_cvtss_f32(_mm_add_ss(c, _mm_shuffle_ps(c, c, 1)));
+}
+
+// Widens keys and values [t0, t0 + nt) of a tile: kt[i·64 + t] (transposed) and vt[t·d + i];
+// positions past nt get zero keys (their scores are masked out).
+static void sv_attn_widen_tile_avx512(int64_t d, const sv_half *keys, const sv_half *values, int64_t stride,
+                                      int64_t nt, float *kt, float *vt) {
+    for (int64_t t = 0; t < nt; t++) {
+        const sv_half *key = keys + t * stride, *value = values + t * stride;
+        for (int64_t i = 0; i < d; i += 16) {
+            float tmp[16];
+            _mm512_storeu_ps(tmp, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(key + i))));
+            for (int l = 0; l < 16; l++) kt[(i + l) * SV_ATTN_TILE_AVX512 + t] = tmp[l];
+            _mm512_storeu_ps(vt + t * d + i, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(value + i))));
+        }
+    }
+    for (int64_t t = nt; t < SV_ATTN_TILE_AVX512; t++) {
+        for (int64_t i = 0; i < d; i++) kt[i * SV_ATTN_TILE_AVX512 + t] = 0.0f;
+    }
+}
+
+// One row's step over one tile of nt (1...64) positions: sv_attention_row_f32acc's loop body.
+static void sv_attn_tile_row_avx512(int64_t d, const float *q, const float *kt, const float *vt, int64_t nt,
+                                    float scale, float *out, float *M, float *S, float *kq) {
+    __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+    for (int64_t i = 0; i < d; i++) {
+        const __m512 qi = _mm512_set1_ps(q[i]);
+        const float *k = kt + i * SV_ATTN_TILE_AVX512;
+        s0 = _mm512_fmadd_ps(qi, _mm512_loadu_ps(k), s0);
+        s1 = _mm512_fmadd_ps(qi, _mm512_loadu_ps(k + 16), s1);
+        s2 = _mm512_fmadd_ps(qi, _mm512_loadu_ps(k + 32), s2);
+        s3 = _mm512_fmadd_ps(qi, _mm512_loadu_ps(k + 48), s3);
+    }
+    const __m512 vscale = _mm512_set1_ps(scale);
+    __m512 s[4] = {_mm512_mul_ps(s0, vscale), _mm512_mul_ps(s1, vscale), _mm512_mul_ps(s2, vscale),
+                   _mm512_mul_ps(s3, vscale)};
+    __mmask16 valid[4];
+    __m512 mx = _mm512_set1_ps(-INFINITY);
+    for (int c = 0; c < 4; c++) {
+        const int64_t left = nt - 16 * c;
+        valid[c] = left >= 16 ? (__mmask16)0xFFFF : left <= 0 ? (__mmask16)0 : (__mmask16)((1u << left) - 1);
+        // The scalar `if (kq > max)` skips NaN scores; so does this.
+        const __mmask16 m = valid[c] & _mm512_cmp_ps_mask(s[c], s[c], _CMP_ORD_Q);
+        mx = _mm512_mask_max_ps(mx, m, mx, s[c]);
+    }
+    const float tile_max = _mm512_reduce_max_ps(mx);
+    const float Mold = *M;
+    const float Mnew = fmaxf(Mold, tile_max);
+    float Sr = *S;
+    if (Mnew > Mold) {
+        const float ms = expf(Mold - Mnew);
+        const __m512 vms = _mm512_set1_ps(ms);
+        for (int64_t i = 0; i < d; i += 16) _mm512_storeu_ps(out + i, _mm512_mul_ps(_mm512_loadu_ps(out + i), vms));
+        Sr *= ms;
+    }
+    *M = Mnew;
+    const __m512 vM = _mm512_set1_ps(Mnew);
+    double sum = 0.0;
+    for (int c = 0; c < 4; c++) {
+        const __m512 e = _mm512_maskz_mov_ps(valid[c], sv_ggml_v_expf(_mm512_sub_ps(s[c], vM)));
+        _mm512_storeu_ps(kq + 16 * c, e);
+        sum += (double)sv_attn_group_sum16(e);
+    }
+    *S = (float)((double)Sr + sum);
+    int64_t i = 0;
+    for (; i + 64 <= d; i += 64) {
+        __m512 a0 = _mm512_loadu_ps(out + i), a1 = _mm512_loadu_ps(out + i + 16);
+        __m512 a2 = _mm512_loadu_ps(out + i + 32), a3 = _mm512_loadu_ps(out + i + 48);
+        for (int64_t t = 0; t < nt; t++) {
+            const __m512 p = _mm512_set1_ps(kq[t]);
+            const float *v = vt + t * d + i;
+            a0 = _mm512_fmadd_ps(p, _mm512_loadu_ps(v), a0);
+            a1 = _mm512_fmadd_ps(p, _mm512_loadu_ps(v + 16), a1);
+            a2 = _mm512_fmadd_ps(p, _mm512_loadu_ps(v + 32), a2);
+            a3 = _mm512_fmadd_ps(p, _mm512_loadu_ps(v + 48), a3);
+        }
+        _mm512_storeu_ps(out + i, a0);
+        _mm512_storeu_ps(out + i + 16, a1);
+        _mm512_storeu_ps(out + i + 32, a2);
+        _mm512_storeu_ps(out + i + 48, a3);
+    }
+    for (; i < d; i += 16) {
+        __m512 a = _mm512_loadu_ps(out + i);
+        for (int64_t t = 0; t < nt; t++) a = _mm512_fmadd_ps(_mm512_set1_ps(kq[t]), _mm512_loadu_ps(vt + t * d + i), a);
+        _mm512_storeu_ps(out + i, a);
+    }
+}
+
+static void sv_attention_block_f32acc_avx512(int64_t d, int64_t n_rows, const float *q, int64_t q_stride,
+                                             const sv_half *keys, const sv_half *values, int64_t kv_stride,
+                                             int64_t n_kv, int causal, float scale,
+                                             float *out, int64_t out_stride, float *scratch) {
+    if (d <= 0 || d % 16 != 0) {
+        sv_attention_block_f32acc(d, n_rows, q, q_stride, keys, values, kv_stride, n_kv, causal, scale,
+                                  out, out_stride, scratch);
+        return;
+    }
+    float *kt = scratch, *vt = kt + SV_ATTN_TILE_AVX512 * d, *kq = vt + SV_ATTN_TILE_AVX512 * d;
+    float *rowM = kq + SV_ATTN_TILE_AVX512, *rowS = rowM + n_rows;
+    for (int64_t r = 0; r < n_rows; r++) {
+        rowM[r] = -INFINITY;
+        rowS[r] = 0.0f;
+        for (int64_t i = 0; i < d; i++) out[r * out_stride + i] = 0.0f;
+    }
+    const int64_t n_max = causal ? n_kv + n_rows - 1 : n_kv;
+    for (int64_t t0 = 0; t0 < n_max; t0 += SV_ATTN_TILE_AVX512) {
+        const int64_t tile = n_max - t0 < SV_ATTN_TILE_AVX512 ? n_max - t0 : SV_ATTN_TILE_AVX512;
+        sv_attn_widen_tile_avx512(d, keys + t0 * kv_stride, values + t0 * kv_stride, kv_stride, tile, kt, vt);
+        for (int64_t r = 0; r < n_rows; r++) {
+            const int64_t n_r = causal ? n_kv + r : n_kv;
+            if (n_r <= t0) continue;
+            const int64_t nt = n_r - t0 < SV_ATTN_TILE_AVX512 ? n_r - t0 : SV_ATTN_TILE_AVX512;
+            sv_attn_tile_row_avx512(d, q + r * q_stride, kt, vt, nt, scale, out + r * out_stride,
+                                    &rowM[r], &rowS[r], kq);
+        }
+    }
+    for (int64_t r = 0; r < n_rows; r++) {
+        const float inv = rowS[r] == 0.0f ? 0.0f : 1.0f / rowS[r];
+        const __m512 vinv = _mm512_set1_ps(inv);
+        float *o = out + r * out_stride;
+        for (int64_t i = 0; i < d; i += 16) _mm512_storeu_ps(o + i, _mm512_mul_ps(_mm512_loadu_ps(o + i), vinv));
+    }
+}
+
+// sv_dot_f16_ggml_avx512 for n a multiple of 64 against q already widened: four 16-lane
+// accumulators (f16 products are exact in f32, so FMA = the scalar's multiply then add),
+// reduced (0+2) + (1+3), then halves 16 → 8 → 4 → 2 → 1.
+static inline float sv_attn_dot_f16_avx512(int64_t n, const sv_half *x, const float *y) {
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    for (int64_t i = 0; i < n; i += 64) {
+        a0 = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(x + i))), _mm512_loadu_ps(y + i), a0);
+        a1 = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(x + i + 16))), _mm512_loadu_ps(y + i + 16), a1);
+        a2 = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(x + i + 32))), _mm512_loadu_ps(y + i + 32), a2);
+        a3 = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(x + i + 48))), _mm512_loadu_ps(y + i + 48), a3);
+    }
+    return sv_attn_group_sum16(_mm512_add_ps(_mm512_add_ps(a0, a2), _mm512_add_ps(a1, a3)));
+}
+
+static inline __m512 sv_round_f16_avx512(__m512 x) {
+    return _mm512_cvtph_ps(_mm512_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+}
+
+enum { SV_ATTN_F16_MAX_D = 256 };
+
+// attention_f16acc_loop of the generic file; the f16 accumulator is kept widened (every
+// value in it is an f16, rounded after each update exactly where the scalar stores one).
+static void sv_attn_f16acc_loop_avx512(const sv_kernels *k, int64_t d, const float *q, const sv_half *keys,
+                                       const sv_half *values, int64_t stride, int64_t n_kv, float scale,
+                                       sv_half *scratch, float *acc, float *m_out, float *s_out) {
+    float qf[SV_ATTN_F16_MAX_D];
+    k->from_float[SV_TYPE_F16](q, scratch, d);
+    for (int64_t i = 0; i < d; i += 16) {
+        _mm512_storeu_ps(qf + i, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(scratch + i))));
+        _mm512_storeu_ps(acc + i, _mm512_setzero_ps());
+    }
+    float S = 0.0f, M = -INFINITY;
+    for (int64_t j = 0; j < n_kv; j++) {
+        const float s = sv_attn_dot_f16_avx512(d, keys + j * stride, qf) * scale;
+        const sv_half *v = values + j * stride;
+        float ms = 1.0f, vs = 1.0f;
+        if (s > M) {
+            const float Mold = M;
+            M = s;
+            ms = expf(Mold - M);
+            const __m512 vms = _mm512_set1_ps(ms);
+            for (int64_t i = 0; i < d; i += 16) {
+                _mm512_storeu_ps(acc + i, sv_round_f16_avx512(_mm512_mul_ps(_mm512_loadu_ps(acc + i), vms)));
+            }
+        } else {
+            vs = expf(s - M);
+        }
+        const __m512 vvs = _mm512_set1_ps(vs);
+        for (int64_t i = 0; i < d; i += 16) {
+            const __m512 vi = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(v + i)));
+            _mm512_storeu_ps(acc + i, sv_round_f16_avx512(_mm512_fmadd_ps(vi, vvs, _mm512_loadu_ps(acc + i))));
+        }
+        S = fmaf(S, ms, vs);
+    }
+    *m_out = M;
+    *s_out = S;
+}
+
+static void sv_attention_row_f16acc_avx512(const sv_kernels *k, int64_t d, const float *q, const sv_half *keys,
+                                           const sv_half *values, int64_t stride, int64_t n_kv, float scale,
+                                           float *out, sv_half *scratch) {
+    if (d <= 0 || d % 64 != 0 || d > SV_ATTN_F16_MAX_D) {
+        sv_attention_row_f16acc(k, d, q, keys, values, stride, n_kv, scale, out, scratch);
+        return;
+    }
+    float acc[SV_ATTN_F16_MAX_D], M, S;
+    sv_attn_f16acc_loop_avx512(k, d, q, keys, values, stride, n_kv, scale, scratch, acc, &M, &S);
+    const __m512 vinv = _mm512_set1_ps(S == 0.0f ? 0.0f : 1.0f / S);
+    for (int64_t i = 0; i < d; i += 16) _mm512_storeu_ps(out + i, _mm512_mul_ps(_mm512_loadu_ps(acc + i), vinv));
+}
+
+static void sv_attention_row_f16acc_partial_avx512(const sv_kernels *k, int64_t d, const float *q,
+                                                   const sv_half *keys, const sv_half *values, int64_t stride,
+                                                   int64_t n_kv, float scale, float *partial, sv_half *scratch) {
+    if (d <= 0 || d % 64 != 0 || d > SV_ATTN_F16_MAX_D) {
+        sv_attention_row_f16acc_partial(k, d, q, keys, values, stride, n_kv, scale, partial, scratch);
+        return;
+    }
+    sv_attn_f16acc_loop_avx512(k, d, q, keys, values, stride, n_kv, scale, scratch, partial + 2, &partial[0], &partial[1]);
+}
+
 void sv_fill_kernels_avx512(sv_kernels *k) {
     sv_fill_kernels_avx2(k);
     k->from_float[SV_TYPE_Q8_0] = sv_quantize_row_q8_0_avx512;
@@ -337,6 +559,9 @@ void sv_fill_kernels_avx512(sv_kernels *k) {
     k->vec_dot[SV_TYPE_Q5_1] = sv_vec_dot_q5_1_q8_1_avx512;
     k->vec_dot[SV_TYPE_Q6_K] = sv_vec_dot_q6_K_q8_K_avx512;
     k->swiglu = sv_swiglu_f32_avx512;
+    k->attention_block_f32acc = sv_attention_block_f32acc_avx512;
+    k->attention_row_f16acc = sv_attention_row_f16acc_avx512;
+    k->attention_row_f16acc_partial = sv_attention_row_f16acc_partial_avx512;
 }
 
 #if defined(__clang__)
