@@ -475,3 +475,115 @@ struct MatmulTests {
         }
     }
 }
+
+// MARK: - Attention
+
+/// The attention twins reproduce llama.cpp's flash-attention arithmetic only if they are the
+/// scalar oracle bit for bit, so outputs are compared as bit patterns.
+@Suite("Attention twins against the scalar oracle")
+struct AttentionTests {
+    static let d = 64
+    static let kvStride = 3 * 64 // keys of one head inside rows of three heads, as in the caches
+
+    /// Keys, values and queries: normal (mode 0), large (mode 1: scores far apart, so most
+    /// exponentials underflow), equal keys (mode 2: every score of a row equal).
+    fileprivate static func inputs(positions: Int, rows: Int, mode: Int, _ rng: inout Rng) -> (k: [sv_half], v: [sv_half], q: [Float]) {
+        let scale: Float = mode == 1 ? 40 : 1
+        let k = (0..<(positions * kvStride)).map { _ in sv_fp32_to_fp16(mode == 2 ? 0.5 : rng.normal() * scale) }
+        let v = (0..<(positions * kvStride)).map { _ in sv_fp32_to_fp16(rng.normal()) }
+        let q = (0..<(rows * 100)).map { _ in rng.normal() * scale }
+        return (k, v, q)
+    }
+
+    static func block(_ t: UnsafePointer<sv_kernels>, rows: Int, nKV: Int, causal: Bool,
+                      _ k: [sv_half], _ v: [sv_half], _ q: [Float]) -> [UInt32] {
+        let outStride = 70
+        var out = [Float](repeating: -7, count: rows * outStride)
+        var scratch = [Float](repeating: .nan, count: sv_attention_block_f32acc_scratch_floats(Int64(d), Int64(rows)))
+        let f = t.pointee.attention_block_f32acc!
+        k.withUnsafeBufferPointer { kp in
+            v.withUnsafeBufferPointer { vp in
+                f(Int64(d), Int64(rows), q, 100, kp.baseAddress! + 64, vp.baseAddress! + 128, Int64(kvStride),
+                  Int64(nKV), causal ? 1 : 0, 0.125, &out, Int64(outStride), &scratch)
+            }
+        }
+        return out.map(\.bitPattern)
+    }
+
+    @Test func blockF32AccIsBitIdentical() {
+        var rng = Rng(0xA77E)
+        let scalarTable = scalar
+        for mode in 0..<3 {
+            for nKV in [1, 7, 63, 64, 65, 200, 1024] {
+                for rows in [1, 3, 64, 100] {
+                    for causal in [false, true] {
+                        let positions = causal ? nKV + rows : nKV
+                        let (k, v, q) = Self.inputs(positions: positions, rows: rows, mode: mode, &rng)
+                        let want = Self.block(scalarTable, rows: rows, nKV: nKV, causal: causal, k, v, q)
+                        // The generic block is the row oracle, row by row.
+                        var rowOut = [Float](repeating: 0, count: Self.d), rowScratch = [Float](repeating: 0, count: 64)
+                        let r = rows - 1
+                        k.withUnsafeBufferPointer { kp in
+                            v.withUnsafeBufferPointer { vp in
+                                sv_attention_row_f32acc(Int64(Self.d), Array(q[(r * 100)...]), kp.baseAddress! + 64, vp.baseAddress! + 128,
+                                                        Int64(Self.kvStride), Int64(causal ? nKV + r : nKV), 0.125, &rowOut, &rowScratch)
+                            }
+                        }
+                        #expect(Array(want[(r * 70)..<(r * 70 + Self.d)]) == rowOut.map(\.bitPattern))
+                        for isa in simdISAs() {
+                            let got = Self.block(table(isa), rows: rows, nKV: nKV, causal: causal, k, v, q)
+                            #expect(got == want, "\(isaName(isa)) mode \(mode) n_kv \(nKV) rows \(rows) causal \(causal)")
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    @Test func rowF16AccIsBitIdentical() {
+        var rng = Rng(0xF16A)
+        for mode in 0..<3 {
+            for nKV in [1, 7, 63, 64, 65, 200, 1024] {
+                let (k, v, q) = Self.inputs(positions: nKV, rows: 3, mode: mode, &rng)
+                func run(_ t: UnsafePointer<sv_kernels>, partial: Bool, row: Int) -> [UInt32] {
+                    var out = [Float](repeating: -7, count: 2 + Self.d)
+                    var halves = [sv_half](repeating: 0x7E00, count: 2 * Self.d)
+                    let f = partial ? t.pointee.attention_row_f16acc_partial! : t.pointee.attention_row_f16acc!
+                    k.withUnsafeBufferPointer { kp in
+                        v.withUnsafeBufferPointer { vp in
+                            f(t, Int64(Self.d), Array(q[(row * 100)...]), kp.baseAddress!, vp.baseAddress!, Int64(Self.kvStride),
+                              Int64(nKV), 0.125, &out, &halves)
+                        }
+                    }
+                    return out.map(\.bitPattern)
+                }
+                for row in 0..<3 {
+                    for partial in [false, true] {
+                        let want = run(scalar, partial: partial, row: row)
+                        for isa in simdISAs() {
+                            #expect(run(table(isa), partial: partial, row: row) == want,
+                                    "\(isaName(isa)) mode \(mode) n_kv \(nKV) partial \(partial)")
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// F16C's conversions, which the twins use, against the scalar ones on every half and on
+    /// floats around every rounding boundary that matters (subnormals, overflow, NaN).
+    @Test func f16ConversionsMatchScalar() {
+        for isa in simdISAs() {
+            let toHalf = fromFloat(table(isa), SV_TYPE_F16)
+            var floats = (0...0xFFFF).map { sv_fp16_to_fp32(UInt16($0)) }
+            var rng = Rng(0xC0DE)
+            floats += (0..<4096).map { _ in Float(bitPattern: UInt32.random(in: 0...UInt32.max, using: &rng)) }
+            floats += [65504, 65519.99, 65520, 1e-8, 2.98e-8, 2.99e-8, -0.0, .infinity, -.infinity, .nan]
+            floats += [Float](repeating: 0, count: (16 - floats.count % 16) % 16)
+            var got = [sv_half](repeating: 0, count: floats.count)
+            floats.withUnsafeBufferPointer { fp in got.withUnsafeMutableBytes { toHalf(fp.baseAddress, $0.baseAddress, Int64(floats.count)) } }
+            let want = floats.map { sv_fp32_to_fp16($0) }
+            #expect(got == want, "\(isaName(isa))")
+        }
+    }
+}

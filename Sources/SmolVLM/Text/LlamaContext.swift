@@ -207,6 +207,30 @@ public final class LlamaContext {
         let keysBase = cache.keys(layer: l, position: 0)
         let valuesBase = cache.values(layer: l, position: 0)
         let qWidth = c.headCount * hd
+        if tiled {
+            // Blocks of consecutive rows × heads: each thread widens a tile of keys and values once
+            // per block; row i of the batch sees positions 0 ... p0 + i (causal).
+            let blockRows = 64
+            let blocks = (n + blockRows - 1) / blockRows
+            let scratchFloats = sv_attention_block_f32acc_scratch_floats(Int64(hd), Int64(blockRows))
+            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: scratchFloats * pool.threadCount)
+            defer { scratch.deallocate() }
+            let attentionBlock = table.pointee.attention_block_f32acc ?? sv_attention_block_f32acc
+            pool.run { thread in
+                let s = scratch + thread * scratchFloats
+                var job = thread
+                while job < blocks * c.headCount {
+                    let i0 = (job / c.headCount) * blockRows, h = job % c.headCount
+                    let kvHead = h / c.groupSize
+                    attentionBlock(Int64(hd), Int64(min(blockRows, n - i0)), b.q + i0 * qWidth + h * hd, Int64(qWidth),
+                                   keysBase + kvHead * hd, valuesBase + kvHead * hd, Int64(c.kvDimension),
+                                   Int64(p0 + i0 + 1), 1, scale, b.attn + i0 * qWidth + h * hd, Int64(qWidth), s)
+                    job += pool.threadCount
+                }
+            }
+            return
+        }
+        let attentionRow = table.pointee.attention_row_f16acc ?? sv_attention_row_f16acc
         pool.run { thread in
             let scratch = b.attentionScratch + thread * Buffers.attentionScratchFloats
             var job = thread
@@ -218,12 +242,8 @@ public final class LlamaContext {
                 let keys = keysBase + kvHead * hd
                 let values = valuesBase + kvHead * hd
                 let nKV = Int64(p0 + i + 1)
-                if tiled {
-                    sv_attention_row_f32acc(Int64(hd), q, keys, values, Int64(c.kvDimension), nKV, scale, out, scratch)
-                } else {
-                    let halves = UnsafeMutableRawPointer(scratch).assumingMemoryBound(to: sv_half.self)
-                    sv_attention_row_f16acc(table, Int64(hd), q, keys, values, Int64(c.kvDimension), nKV, scale, out, halves)
-                }
+                let halves = UnsafeMutableRawPointer(scratch).assumingMemoryBound(to: sv_half.self)
+                attentionRow(table, Int64(hd), q, keys, values, Int64(c.kvDimension), nKV, scale, out, halves)
                 job += pool.threadCount
             }
         }
@@ -248,6 +268,7 @@ public final class LlamaContext {
         let valid = p0 + 1
         let partialFloats = 2 + hd
         let partials = b.partials(count: c.headCount * slices * partialFloats)
+        let attentionPartial = table.pointee.attention_row_f16acc_partial ?? sv_attention_row_f16acc_partial
         pool.run { thread in
             let halves = UnsafeMutableRawPointer(b.attentionScratch + thread * Buffers.attentionScratchFloats)
                 .assumingMemoryBound(to: sv_half.self)
@@ -256,10 +277,10 @@ public final class LlamaContext {
             for h in 0 ..< c.headCount {
                 let kvHead = h / c.groupSize
                 let partial = partials + (h * slices + thread) * partialFloats
-                sv_attention_row_f16acc_partial(table, Int64(hd), b.q + h * hd,
-                                                keysBase + start * c.kvDimension + kvHead * hd,
-                                                valuesBase + start * c.kvDimension + kvHead * hd,
-                                                Int64(c.kvDimension), Int64(end - start), scale, partial, halves)
+                attentionPartial(table, Int64(hd), b.q + h * hd,
+                                 keysBase + start * c.kvDimension + kvHead * hd,
+                                 valuesBase + start * c.kvDimension + kvHead * hd,
+                                 Int64(c.kvDimension), Int64(end - start), scale, partial, halves)
             }
         }
         pool.parallelFor(c.headCount) { heads in

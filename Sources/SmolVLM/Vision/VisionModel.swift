@@ -229,7 +229,11 @@ public struct VisionModel: Sendable {
         let x = alloc(n * d), h = alloc(n * d), q = alloc(n * d), k = alloc(n * d), v = alloc(n * d)
         let attn = alloc(n * d), up = alloc(n * ff)
         let kHalf = alloc(n * d, sv_half.self), vHalf = alloc(n * d, sv_half.self)
-        let attnScratch = alloc(64 * pool.threadCount)
+        // Attention runs in blocks of query rows × heads; each thread widens a tile of keys and
+        // values once per block (sv_attention_block_f32acc's scratch).
+        let attnBlockRows = 128
+        let attnScratchFloats = sv_attention_block_f32acc_scratch_floats(Int64(hd), Int64(attnBlockRows))
+        let attnScratch = alloc(attnScratchFloats * pool.threadCount)
         defer { for ptr in [x, h, q, k, v, attn, up, attnScratch] { ptr.deallocate() }; kHalf.deallocate(); vHalf.deallocate() }
 
         // 1. Patch embedding, as ggml_conv_2d computes it: im2col (rounded to f16) is the
@@ -256,13 +260,17 @@ public struct VisionModel: Sendable {
                     toHalf(v + i * d, vHalf + i * d, Int64(d))
                 }
             }
+            let attentionBlock = kernels.table.pointee.attention_block_f32acc ?? sv_attention_block_f32acc
+            let rowBlocks = (n + attnBlockRows - 1) / attnBlockRows
             pool.run { thread in
-                let s = attnScratch + thread * 64
+                let s = attnScratch + thread * attnScratchFloats
                 var job = thread
-                while job < n * heads {
-                    let i = job / heads, hh = job % heads
-                    sv_attention_row_f32acc(Int64(hd), q + i * d + hh * hd, kHalf + hh * hd, vHalf + hh * hd,
-                                            Int64(d), Int64(n), scale, attn + i * d + hh * hd, s)
+                while job < rowBlocks * heads {
+                    let i0 = (job / heads) * attnBlockRows, hh = job % heads
+                    let rows = min(attnBlockRows, n - i0)
+                    attentionBlock(Int64(hd), Int64(rows), q + i0 * d + hh * hd, Int64(d),
+                                   kHalf + hh * hd, vHalf + hh * hd, Int64(d), Int64(n), 0, scale,
+                                   attn + i0 * d + hh * hd, Int64(d), s)
                     job += pool.threadCount
                 }
             }
