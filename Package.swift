@@ -11,6 +11,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
     ],
     targets: [
         // Hot loops only: quantization, dequantization, dot products, matrix products.
@@ -32,7 +33,7 @@ let package = Package(
         // The engine.
         .target(
             name: "SmolVLM",
-            dependencies: ["GGUF", "Kernels", "CImageShim"]
+            dependencies: ["GGUF", "Kernels", "CImageShim", .product(name: "Logging", package: "swift-log")]
         ),
         // Kernel measurement at model shapes, shared by `smolvlm bench` and Benchmarks/.
         .target(

@@ -80,8 +80,11 @@ public struct ImagePromptLayout: Sendable {
     /// tokenized on its own, adjacent text runs merge into one chunk, and BOS/EOS are added if
     /// the vocabulary asks for them.
     ///
-    /// - Parameter grids: each image's slice grid (0 × 0 for an unsliced image), in marker order.
-    public func tokenize(_ text: String, grids: [(x: Int, y: Int)]) throws(ImagePromptError) -> [PromptChunk] {
+    /// - Parameters:
+    ///   - grids: each image's slice grid (0 × 0 for an unsliced image), in marker order.
+    ///   - addSpecial: add BOS/EOS as the vocabulary asks; false for text that continues a
+    ///     conversation already in the context.
+    public func tokenize(_ text: String, grids: [(x: Int, y: Int)], addSpecial: Bool = true) throws(ImagePromptError) -> [PromptChunk] {
         let parts = text.split(separator: Self.marker, omittingEmptySubsequences: false)
         guard parts.count - 1 == grids.count else {
             throw .markerCount(markers: parts.count - 1, images: grids.count, marker: Self.marker)
@@ -93,10 +96,10 @@ public struct ImagePromptLayout: Sendable {
             }
             chunks.appendMerging(.text(tokenizer.encode(String(part), addSpecial: false, parseSpecial: true)))
         }
-        if tokenizer.addBOS, let bos = tokenizer.bos {
+        if addSpecial, tokenizer.addBOS, let bos = tokenizer.bos {
             if case let .text(first)? = chunks.first { chunks[0] = .text([bos] + first) } else { chunks.insert(.text([bos]), at: 0) }
         }
-        if tokenizer.addEOS, let eos = tokenizer.eos { chunks.appendMerging(.text([eos])) }
+        if addSpecial, tokenizer.addEOS, let eos = tokenizer.eos { chunks.appendMerging(.text([eos])) }
         return chunks
     }
 }
