@@ -17,8 +17,14 @@ struct Caption: ParsableCommand {
     @Option(help: "An image (JPEG or PNG); repeat for several.") var image: [String]
     @Option(help: "The question or instruction.") var prompt = "Describe this image."
     @Option(name: [.customShort("n"), .long], help: "Tokens to generate at most.") var maxTokens = 128
-    @Option(help: "Sampling temperature; 0 is greedy.") var temp: Float = 0
-    @Option(help: "Seed for sampling at temperature > 0.") var seed: UInt64 = 0
+    @Option(help: "Sampling temperature; 0 is greedy (llama.cpp's default is 0.8).") var temp: Float = 0
+    @Option(name: .customLong("top-k"), help: "Keep the K most likely tokens; 0 = off.") var topK = 40
+    @Option(name: .customLong("top-p"), help: "Keep the most likely tokens up to this cumulative probability; 1 = off.") var topP: Float = 0.95
+    @Option(name: .customLong("min-p"), help: "Drop tokens below this fraction of the most likely one's probability; 0 = off.") var minP: Float = 0.05
+    @Option(name: .customLong("repeat-penalty"), help: "Penalise tokens repeated in the last --repeat-last-n; 1 = off.") var repeatPenalty: Float = 1
+    @Option(name: .customLong("repeat-last-n"), help: "Tokens the repeat penalty looks back over; 0 = off, -1 = the whole context.") var repeatLastN = 64
+    @Option(help: "Seed for sampling at temperature > 0 (default: random, printed to stderr).") var seed: UInt64?
+    @Option(help: "Stop when the output contains this string (not printed); repeat for several.") var stop: [String] = []
     @Option(name: .customLong("max-tiles"), help: "Slice each image into at most this many 512-px tiles (1: no slicing, 64 tokens per image). Default: as llama.cpp.")
     var maxTiles: Int?
     @Option(help: "Threads (the caller included).") var threads = ProcessInfo.processInfo.activeProcessorCount
@@ -28,11 +34,17 @@ struct Caption: ParsableCommand {
     func validate() throws {
         if image.isEmpty { throw ValidationError("give at least one --image") }
         if maxTokens < 0 { throw ValidationError("-n must not be negative") }
+        do { try generationOptions.validate() } catch { throw ValidationError("\(error)") }
         if let maxTiles, maxTiles < 1 { throw ValidationError("--max-tiles must be at least 1") }
         if threads < 1 { throw ValidationError("--threads must be at least 1") }
         if let name = chatTemplate, ChatTemplate(rawValue: name) == nil {
             throw ValidationError("unknown chat template '\(name)'; built-in: " + ChatTemplate.allCases.map(\.rawValue).joined(separator: ", "))
         }
+    }
+
+    var generationOptions: GenerationOptions {
+        GenerationOptions(maxTokens: maxTokens, temperature: temp, topK: topK, topP: topP, minP: minP,
+                          repetitionPenalty: repeatPenalty, repetitionWindow: repeatLastN, seed: seed, stop: stop)
     }
 
     func run() throws {
@@ -70,7 +82,7 @@ struct Caption: ParsableCommand {
         timings.promptSeconds = (clock.now - p0).seconds
 
         let result = try TextGenerator(context: context, tokenizer: tokenizer)
-            .generate(after: logits, timings: timings, maxTokens: maxTokens, sampling: .init(temperature: temp, seed: seed)) { piece in
+            .generate(after: logits, timings: timings, options: generationOptions) { piece in
                 FileHandle.standardOutput.write(Data(piece.utf8))
                 return true
             }
@@ -93,7 +105,7 @@ struct Caption: ParsableCommand {
         print(rateLine("eval", t.decodeSeconds, t.generatedTokens, "runs     "), to: &err)
         print("smolvlm: \("time to first token".leftPad(18)) = \(ms(decodeSeconds + preprocessSeconds + encodeSeconds + t.promptSeconds)) ms (images + prefill)", to: &err)
         print("smolvlm: \("total time".leftPad(18)) = \(ms((clock.now - t0).seconds)) ms", to: &err)
-        print("smolvlm: stop: \(result.stopReason)", to: &err)
+        print("smolvlm: stop: \(result.stopReason)" + (temp > 0 ? ", seed \(result.seed)" : ""), to: &err)
     }
 }
 

@@ -13,8 +13,14 @@ struct Generate: ParsableCommand {
     @Option(help: "The prompt.") var prompt: String?
     @Option(name: .customLong("prompt-file"), help: "Read the prompt from a file.") var promptFile: String?
     @Option(name: [.customShort("n"), .long], help: "Tokens to generate at most.") var maxTokens: Int = 64
-    @Option(help: "Sampling temperature; 0 is greedy.") var temp: Float = 0
-    @Option(help: "Seed for sampling at temperature > 0.") var seed: UInt64 = 0
+    @Option(help: "Sampling temperature; 0 is greedy (llama.cpp's default is 0.8).") var temp: Float = 0
+    @Option(name: .customLong("top-k"), help: "Keep the K most likely tokens; 0 = off.") var topK = 40
+    @Option(name: .customLong("top-p"), help: "Keep the most likely tokens up to this cumulative probability; 1 = off.") var topP: Float = 0.95
+    @Option(name: .customLong("min-p"), help: "Drop tokens below this fraction of the most likely one's probability; 0 = off.") var minP: Float = 0.05
+    @Option(name: .customLong("repeat-penalty"), help: "Penalise tokens repeated in the last --repeat-last-n; 1 = off.") var repeatPenalty: Float = 1
+    @Option(name: .customLong("repeat-last-n"), help: "Tokens the repeat penalty looks back over; 0 = off, -1 = the whole context.") var repeatLastN = 64
+    @Option(help: "Seed for sampling at temperature > 0 (default: random, printed to stderr).") var seed: UInt64?
+    @Option(help: "Stop when the output contains this string (not printed); repeat for several.") var stop: [String] = []
     @Flag(help: "Wrap the prompt in the model's chat template as a user message.") var chat = false
     @Option(name: .customLong("chat-template"), help: "Use this built-in template (chatml, smolvlm) instead of detecting it.") var chatTemplate: String?
     @Option(help: "Threads (the caller included).") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
@@ -23,9 +29,15 @@ struct Generate: ParsableCommand {
     func validate() throws {
         if (prompt == nil) == (promptFile == nil) { throw ValidationError("give exactly one of --prompt and --prompt-file") }
         if maxTokens < 0 { throw ValidationError("-n must not be negative") }
+        do { try generationOptions.validate() } catch { throw ValidationError("\(error)") }
         if let name = chatTemplate, ChatTemplate(rawValue: name) == nil {
             throw ValidationError("unknown chat template '\(name)'; built-in: " + ChatTemplate.allCases.map(\.rawValue).joined(separator: ", "))
         }
+    }
+
+    var generationOptions: GenerationOptions {
+        GenerationOptions(maxTokens: maxTokens, temperature: temp, topK: topK, topP: topP, minP: minP,
+                          repetitionPenalty: repeatPenalty, repetitionWindow: repeatLastN, seed: seed, stop: stop)
     }
 
     func run() throws {
@@ -45,8 +57,7 @@ struct Generate: ParsableCommand {
         }
         let tokens = tokenizer.encode(text, addSpecial: true, parseSpecial: true)
         let generator = TextGenerator(context: context, tokenizer: tokenizer)
-        let result = try generator.generate(prompt: tokens, maxTokens: maxTokens,
-                                            sampling: .init(temperature: temp, seed: seed)) { piece in
+        let result = try generator.generate(prompt: tokens, options: generationOptions) { piece in
             FileHandle.standardOutput.write(Data(piece.utf8))
             return true
         }
@@ -63,7 +74,7 @@ struct Generate: ParsableCommand {
         print("smolvlm: \("load time".leftPad(12)) = \(String(format: "%10.2f", loadSeconds * 1000)) ms", to: &err)
         print(line("prompt eval", t.promptSeconds, t.promptTokens, "tokens"), to: &err)
         print(line("eval", t.decodeSeconds, t.generatedTokens, "runs  "), to: &err)
-        print("smolvlm: stop: \(result.stopReason)", to: &err)
+        print("smolvlm: stop: \(result.stopReason)" + (temp > 0 ? ", seed \(result.seed)" : ""), to: &err)
     }
 }
 

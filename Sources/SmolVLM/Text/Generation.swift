@@ -2,13 +2,20 @@ import Foundation
 
 /// Time spent in each phase of a generation, and the token counts, as llama.cpp reports them.
 public struct GenerationTimings: Sendable, Equatable {
+    /// All zero.
     public init() {}
+    /// Positions the prompt took (image tiles included).
     public var promptTokens = 0
+    /// Time to evaluate the prompt.
     public var promptSeconds = 0.0
+    /// Tokens generated (end-of-generation tokens excluded).
     public var generatedTokens = 0
+    /// Time from the first sample to the last, evaluations included.
     public var decodeSeconds = 0.0
 
+    /// Prompt evaluation speed (0 before any prompt).
     public var promptTokensPerSecond: Double { promptSeconds > 0 ? Double(promptTokens) / promptSeconds : 0 }
+    /// Decode speed (0 before any decode).
     public var decodeTokensPerSecond: Double { decodeSeconds > 0 ? Double(generatedTokens) / decodeSeconds : 0 }
 }
 
@@ -20,96 +27,154 @@ public enum StopReason: Sendable, Equatable {
     case maxTokens
     /// The caller asked to stop.
     case cancelled
+    /// The text contained this stop string (``GenerationOptions/stop``); the text before it was
+    /// returned, the string itself and anything after it were not.
+    case stopString(String)
 }
 
 /// The result of one generation.
 public struct Generation: Sendable {
+    /// Every sampled token, end-of-generation tokens excluded; after a stop string, this
+    /// includes the tokens that spelled it (the text does not).
     public var tokens: [Int]
+    /// The generated text, exactly what was streamed to `onText`.
     public var text: String
+    /// Why generation ended.
     public var stopReason: StopReason
+    /// Prompt and decode timings.
     public var timings: GenerationTimings
+    /// The sampler's seed (``Sampler/seed``): the one given, or the random one chosen when
+    /// ``GenerationOptions/seed`` was nil. Passing it back reproduces the run.
+    public var seed: UInt64
 }
 
-/// Token selection. Greedy (temperature 0) picks the most likely token, first on ties, as
-/// llama.cpp's greedy sampler does.
+/// Token selection for the original entry points: temperature and seed only, no filters.
+/// ``GenerationOptions`` supersedes it (llama.cpp's whole default chain, stop strings).
+@available(*, deprecated, message: "use GenerationOptions and the generate(…options:…) entry points")
 public struct SamplingOptions: Sendable {
+    /// 0 (the default) is greedy; above 0, a draw from the whole vocabulary's softmax at this
+    /// temperature.
     public var temperature: Float = 0
+    /// The draw's seed.
     public var seed: UInt64 = 0
+    /// Greedy unless a temperature is given.
     public init(temperature: Float = 0, seed: UInt64 = 0) {
         self.temperature = temperature
         self.seed = seed
     }
 }
 
-/// Prefill, then decode one token at a time until an end-of-generation token or `maxTokens`.
+/// Prefill, then decode one token at a time until an end-of-generation token, a stop string or
+/// `maxTokens`.
 public struct TextGenerator {
+    /// The context the prompt is evaluated in and generation continues.
     public let context: LlamaContext
+    /// Turns sampled tokens into the streamed text.
     public let tokenizer: Tokenizer
 
+    /// A generator over `context` (at its current position) with `tokenizer`.
     public init(context: LlamaContext, tokenizer: Tokenizer) {
         self.context = context
         self.tokenizer = tokenizer
     }
 
     /// Generates after `prompt` (evaluated at the context's current position). `onText` receives
-    /// each piece of text as soon as it forms whole characters; returning false stops generation.
-    public func generate(prompt: [Int], maxTokens: Int, sampling: SamplingOptions = .init(),
+    /// each piece of text as soon as it forms whole characters and cannot be the start of a stop
+    /// string; returning false stops generation.
+    ///
+    /// The penalties see `history` (the tokens already in the context before `prompt`, if the
+    /// caller wants them counted), then the prompt, then the generated tokens — as llama.cpp's
+    /// `llama-completion` feeds the prompt to its sampler.
+    ///
+    /// - Throws: ``GenerationOptionsError`` for invalid options (before any evaluation), or the
+    ///   context's ``ModelError``.
+    public func generate(prompt: [Int], options: GenerationOptions, history: [Int] = [],
                          onText: (String) -> Bool = { _ in true }) throws -> Generation {
+        var sampler = try Sampler(options: options)
         let clock = ContinuousClock()
         let start = clock.now
         let logits = try context.evaluate(tokens: prompt)
         var timings = GenerationTimings()
         timings.promptTokens = prompt.count
         timings.promptSeconds = (clock.now - start).seconds
-        return try generate(after: logits, timings: timings, maxTokens: maxTokens, sampling: sampling, onText: onText)
+        return try run(after: logits, timings: timings, sampler: &sampler, history: history + prompt, onText: onText)
     }
 
     /// Generates from `logits`, the output of a prefill the caller ran (e.g. a prompt with
     /// images, ``LlamaContext/evaluate(_:images:)``); `timings` carries its prompt figures.
+    /// The penalties see `history` then the generated tokens; the default, none, is what
+    /// llama.cpp's `llama-mtmd-cli` does (its sampler sees only generated tokens).
+    ///
+    /// - Throws: ``GenerationOptionsError`` for invalid options, or the context's ``ModelError``.
+    public func generate(after logits: [Float], timings: GenerationTimings, options: GenerationOptions,
+                         history: [Int] = [], onText: (String) -> Bool = { _ in true }) throws -> Generation {
+        var sampler = try Sampler(options: options)
+        return try run(after: logits, timings: timings, sampler: &sampler, history: history, onText: onText)
+    }
+
+    /// The original entry point: `sampling`'s temperature over the whole vocabulary.
+    @available(*, deprecated, message: "use generate(prompt:options:history:onText:)")
+    public func generate(prompt: [Int], maxTokens: Int, sampling: SamplingOptions = .init(),
+                         onText: (String) -> Bool = { _ in true }) throws -> Generation {
+        try generate(prompt: prompt, options: Self.options(maxTokens, sampling), onText: onText)
+    }
+
+    /// The original entry point: `sampling`'s temperature over the whole vocabulary.
+    @available(*, deprecated, message: "use generate(after:timings:options:history:onText:)")
     public func generate(after logits: [Float], timings: GenerationTimings, maxTokens: Int,
                          sampling: SamplingOptions = .init(),
                          onText: (String) -> Bool = { _ in true }) throws -> Generation {
+        try generate(after: logits, timings: timings, options: Self.options(maxTokens, sampling), onText: onText)
+    }
+
+    /// What ``SamplingOptions`` meant, as ``GenerationOptions``: every filter off.
+    @available(*, deprecated)
+    private static func options(_ maxTokens: Int, _ s: SamplingOptions) -> GenerationOptions {
+        GenerationOptions(maxTokens: max(0, maxTokens), temperature: max(0, s.temperature), topK: 0, topP: 1,
+                          minP: 0, seed: s.seed)
+    }
+
+    private func run(after logits: [Float], timings: GenerationTimings, sampler: inout Sampler,
+                     history: [Int], onText: (String) -> Bool) throws -> Generation {
         var timings = timings
         var logits = logits
+        var history = history
+        let maxTokens = sampler.options.maxTokens
         let clock = ContinuousClock()
-        var rng = SplitMix64(seed: sampling.seed)
         var decoder = tokenizer.streamingDecoder()
+        var matcher = StopStringMatcher(sampler.options.stop)
         var tokens: [Int] = []
         var text = ""
 
         var stop = StopReason.maxTokens
         let decodeStart = clock.now
-        while tokens.count < maxTokens {
-            let token = pick(logits, sampling, &rng)
+        loop: while tokens.count < maxTokens {
+            let token = sampler.sample(logits, history: history)
             if tokenizer.isEndOfGeneration(token) { stop = .endOfGeneration(token: token); break }
             tokens.append(token)
+            history.append(token)
             let piece = decoder.append(token)
-            text += piece
-            if !piece.isEmpty && !onText(piece) { stop = .cancelled; break }
+            if !piece.isEmpty {
+                let out = matcher.feed(piece)
+                text += out.text
+                let keepGoing = out.text.isEmpty || onText(out.text)
+                // A stop string ends generation whatever the callback said.
+                if let s = out.stop { stop = .stopString(s); break loop }
+                if !keepGoing { stop = .cancelled; break loop }
+            }
             if tokens.count == maxTokens { break }
             logits = try context.evaluate(tokens: [token])
         }
-        let tail = decoder.finish()
-        if !tail.isEmpty { text += tail; _ = onText(tail) }
+        if matcher.matched == nil {
+            // Bytes the decoder held (an incomplete character) can still complete a stop string.
+            let out = matcher.feed(decoder.finish())
+            if let s = out.stop, stop != .cancelled { stop = .stopString(s) }
+            let tail = out.text + matcher.finish()
+            if !tail.isEmpty { text += tail; _ = onText(tail) }
+        }
         timings.generatedTokens = tokens.count
         timings.decodeSeconds = (clock.now - decodeStart).seconds
-        return Generation(tokens: tokens, text: text, stopReason: stop, timings: timings)
-    }
-
-    private func pick(_ logits: [Float], _ s: SamplingOptions, _ rng: inout SplitMix64) -> Int {
-        if s.temperature <= 0 {
-            var best = 0
-            for i in 1 ..< logits.count where logits[i] > logits[best] { best = i }
-            return best
-        }
-        let maxLogit = logits.max() ?? 0
-        let weights = logits.map { expf(($0 - maxLogit) / s.temperature) }
-        var r = Float.random(in: 0 ..< 1, using: &rng) * weights.reduce(0, +)
-        for i in weights.indices {
-            r -= weights[i]
-            if r <= 0 { return i }
-        }
-        return logits.count - 1  // rounding left a sliver of probability mass at the end
+        return Generation(tokens: tokens, text: text, stopReason: stop, timings: timings, seed: sampler.seed)
     }
 }
 
