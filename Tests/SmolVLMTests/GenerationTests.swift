@@ -22,7 +22,8 @@ struct GenerationTests {
         #expect(prompt == (try f.ints("prompt").values))
 
         let context = try LlamaContext(model: LlamaModel(file: file), contextLength: 256, threads: 2)
-        let result = try TextGenerator(context: context, tokenizer: tokenizer).generate(prompt: prompt, maxTokens: 32)
+        let result = try TextGenerator(context: context, tokenizer: tokenizer)
+            .generate(prompt: prompt, options: GenerationOptions(maxTokens: 32, temperature: 0))
         // llama.cpp's greedy tokens up to its first end-of-generation token.
         let reference = try f.ints("tokens").values
         let expected = Array(reference.prefix { !tokenizer.isEndOfGeneration($0) })
@@ -67,7 +68,8 @@ struct GenerationTests {
         func run(seed: UInt64, temperature: Float) throws -> [Int] {
             let context = try LlamaContext(model: model, contextLength: 64, threads: 1)
             return try TextGenerator(context: context, tokenizer: tokenizer)
-                .generate(prompt: [1, 11126, 42], maxTokens: 16, sampling: .init(temperature: temperature, seed: seed)).tokens
+                .generate(prompt: [1, 11126, 42],
+                          options: GenerationOptions(maxTokens: 16, temperature: temperature, topK: 0, topP: 1, minP: 0, seed: seed)).tokens
         }
         #expect(try run(seed: 7, temperature: 0.8) == run(seed: 7, temperature: 0.8))
         #expect(try run(seed: 7, temperature: 0.8) != run(seed: 8, temperature: 0.8))

@@ -250,10 +250,48 @@ extension Sampler {
             }
         }
         if !sorted {
-            cand.sort(by: Candidate.ranksBefore)
+            sortWholeVocabulary(&cand, scratch: &scratch)
             sorted = true
         }
         if let n = cut(cand) { cand.removeSubrange(n...) }
+    }
+
+    /// Sorts candidates given in id order into ``Candidate/ranksBefore`` order with a stable
+    /// LSD radix sort on the logits' bits (three 11-bit passes): a flat distribution can need
+    /// most of a 49k vocabulary in order for top-p, and a comparison sort of that costs several
+    /// milliseconds a token. Stability keeps equal logits in id order.
+    static func sortWholeVocabulary(_ cand: inout [Candidate], scratch: inout [Candidate]) {
+        let n = cand.count
+        scratch.removeAll(keepingCapacity: true)
+        scratch.append(contentsOf: cand)
+        /// Ascending in this key = descending logit (IEEE bits made monotone; -0 counts as +0,
+        /// as `==` does).
+        @inline(__always) func key(_ x: Float) -> UInt32 {
+            let bits = (x == 0 ? 0 : x).bitPattern
+            return bits & 0x8000_0000 != 0 ? bits : ~(bits | 0x8000_0000)
+        }
+        var counts = [Int](repeating: 0, count: 2048)
+        cand.withUnsafeMutableBufferPointer { a in
+            scratch.withUnsafeMutableBufferPointer { b in
+                counts.withUnsafeMutableBufferPointer { count in
+                    var source = a, destination = b
+                    for shift: UInt32 in [0, 11, 22] {
+                        for i in 0 ..< 2048 { count[i] = 0 }
+                        for i in 0 ..< n { count[Int((key(source[i].logit) >> shift) & 2047)] += 1 }
+                        var offset = 0
+                        for i in 0 ..< 2048 { (count[i], offset) = (offset, offset + count[i]) }
+                        for i in 0 ..< n {
+                            let digit = Int((key(source[i].logit) >> shift) & 2047)
+                            destination[count[digit]] = source[i]
+                            count[digit] += 1
+                        }
+                        swap(&source, &destination)
+                    }
+                    // Three passes leave the result in `b`.
+                    if source.baseAddress != a.baseAddress { _ = a.update(fromContentsOf: source) }
+                }
+            }
+        }
     }
 
     /// llama.cpp's min-p: keep tokens whose logit is at least the best logit + ln p, i.e. whose
