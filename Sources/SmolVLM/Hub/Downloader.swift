@@ -225,6 +225,7 @@ final class AttemptDelegate: NSObject, URLSessionDataDelegate, @unchecked Sendab
     private var result = AttemptResult()
     private var total: Int64?
     private var continuation: CheckedContinuation<AttemptResult, Never>?
+    private var disposition: URLSession.ResponseDisposition?
     private var finished = false
 
     init(file: HubFile, handle: FileHandle, offset: Int64, progress: ModelStore.ProgressHandler?) {
@@ -246,7 +247,7 @@ final class AttemptDelegate: NSObject, URLSessionDataDelegate, @unchecked Sendab
     }
 
     func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive data: Data) {
-        if !received(data: data) { dataTask.cancel() }
+        if !received(data: data, response: dataTask.response) { dataTask.cancel() }
     }
 
     func urlSession(_ session: URLSession, task: URLSessionTask, willPerformHTTPRedirection response: HTTPURLResponse,
@@ -255,49 +256,61 @@ final class AttemptDelegate: NSObject, URLSessionDataDelegate, @unchecked Sendab
     }
 
     func urlSession(_ session: URLSession, task: URLSessionTask, didCompleteWithError error: Error?) {
-        completed(error: error)
+        completed(error: error, response: task.response)
     }
 
     func received(response: URLResponse) -> URLSession.ResponseDisposition {
-        lock.withLock {
-            guard let http = response as? HTTPURLResponse else { return .cancel }
-            let headers = Headers(http)
-            result.status = http.statusCode
-            noteLinked(headers)
-            result.contentLength = headers["content-length"].flatMap { Int64($0) }
-            result.etagHash = headers["etag"].flatMap { Self.sha256(etag: $0) }
-            switch http.statusCode {
-            case 200:
-                if offset > 0 {
-                    // The server ignored Range and sends the whole file: start the .part over.
-                    do {
-                        try handle.truncate(atOffset: 0)
-                    } catch {
-                        result.writeError = error.localizedDescription
-                        return .cancel
-                    }
-                    offset = 0
-                }
-                total = result.linkedSize ?? result.contentLength
-            case 206:
-                guard let range = headers["content-range"].flatMap(Self.parseContentRange), range.start == offset else {
-                    result.rangeMismatch = true
+        lock.withLock { accept(response) }
+    }
+
+    /// Looks at the final response once. Reached from whichever callback comes first: the
+    /// response callback, the first chunk or the completion, so that the checks hold even
+    /// where a platform's delegate signatures differ and the response callback is not made.
+    private func accept(_ response: URLResponse) -> URLSession.ResponseDisposition {
+        if let disposition { return disposition }
+        let verdict = judge(response)
+        disposition = verdict
+        return verdict
+    }
+
+    private func judge(_ response: URLResponse) -> URLSession.ResponseDisposition {
+        guard let http = response as? HTTPURLResponse else { return .cancel }
+        let headers = Headers(http)
+        result.status = http.statusCode
+        noteLinked(headers)
+        result.contentLength = headers["content-length"].flatMap { Int64($0) }
+        result.etagHash = headers["etag"].flatMap { Self.sha256(etag: $0) }
+        switch http.statusCode {
+        case 200:
+            if offset > 0 {
+                // The server ignored Range and sends the whole file: start the .part over.
+                do {
+                    try handle.truncate(atOffset: 0)
+                } catch {
+                    result.writeError = error.localizedDescription
                     return .cancel
                 }
-                result.rangeTotal = range.total
-                total = result.linkedSize ?? range.total
-            default:
-                // An error page: its status is all we need.
+                offset = 0
+            }
+            total = result.linkedSize ?? result.contentLength
+        case 206:
+            guard let range = headers["content-range"].flatMap(Self.parseContentRange), range.start == offset else {
+                result.rangeMismatch = true
                 return .cancel
             }
-            return .allow
+            result.rangeTotal = range.total
+            total = result.linkedSize ?? range.total
+        default:
+            // An error page: its status is all we need.
+            return .cancel
         }
+        return .allow
     }
 
     /// Writes a chunk; false to abandon the request.
-    func received(data: Data) -> Bool {
+    func received(data: Data, response: URLResponse?) -> Bool {
         let report: DownloadProgress? = lock.withLock {
-            guard result.writeError == nil else { return nil }
+            guard let response, accept(response) == .allow, result.writeError == nil else { return nil }
             do {
                 try handle.write(contentsOf: data)
             } catch {
@@ -324,8 +337,9 @@ final class AttemptDelegate: NSObject, URLSessionDataDelegate, @unchecked Sendab
         }
     }
 
-    func completed(error: Error?) {
+    func completed(error: Error?, response: URLResponse?) {
         lock.withLock {
+            if let response { _ = accept(response) }
             if let error {
                 let ns = error as NSError
                 result.error = TransportError(urlErrorCode: ns.domain == NSURLErrorDomain ? ns.code : nil,

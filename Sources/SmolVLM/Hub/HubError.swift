@@ -35,6 +35,7 @@ public enum HubError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The task downloading it was cancelled (the partial file is kept).
     case cancelled(name: String)
 
+    /// A message for people: what failed, where, and what to do about it.
     public var description: String {
         switch self {
         case let .unknownModel(name, known):

@@ -12,6 +12,23 @@ import Foundation
 ///
 /// Each repository holds a text model `{stem}-{QUANT}.gguf` and a vision projector
 /// `mmproj-{stem}-{QUANT}.gguf` for each ``ModelQuantization``.
+///
+/// Provenance: the Hugging Face hub is not reachable from this project's build machines, so
+/// these names were not fetched from the repositories themselves. They were checked against
+/// the ggml-org "SmolVLM GGUF" collection page and the repositories' model cards (the four
+/// repositories exist; `llama-server -hf ggml-org/…-GGUF:Q8_0` and `SmolVLM-500M-Instruct-Q8_0.gguf`,
+/// `SmolVLM2-256M-Video-Instruct-Q8_0.gguf` are shown there), and against many public projects
+/// that download these exact URLs: every Q8_0 text file and Q8_0 projector, and the F16
+/// projectors (`mmproj-…-f16.gguf`, lower-case `f16`) of three (SmolVLM2-256M's only as a local
+/// file name). The F16 text files are the least certain: `SmolVLM2-500M-Video-Instruct-f16.gguf`
+/// is named as a file of its repository, the other three only appear as local file names
+/// following the same pattern. Sizes seen in
+/// those projects (bytes; not enforced, the server's own headers are what is checked):
+/// `SmolVLM-256M-Instruct-Q8_0` 175 054 528 and its projector 103 769 856;
+/// `SmolVLM-500M-Instruct-Q8_0` 436 806 912 (SHA-256 9d4612de…) and its projector 108 783 360
+/// (SHA-256 d1eb8b6b…); `SmolVLM2-256M-Video-Instruct-Q8_0` 175 056 352 and its projector
+/// 103 771 680; `SmolVLM2-500M-Video-Instruct-Q8_0` 436 808 704; the
+/// `SmolVLM2-500M-Video-Instruct` F16 projector 199 470 624.
 public enum KnownModel: String, CaseIterable, Sendable, Hashable, CustomStringConvertible {
     case smolvlm256m = "smolvlm-256m"
     case smolvlm500m = "smolvlm-500m"
