@@ -1,6 +1,11 @@
 import Foundation
 import SmolVLM
 import Testing
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 @Suite("SHA-256")
 struct SHA256Tests {
@@ -184,6 +189,33 @@ struct DownloadTests {
         let url = try await store(server.endpoint).fetch(Self.file)
         #expect(try contents(url) == Self.data)
         #expect(server.requests.map(\.range) == ["bytes=500000-"])
+    }
+
+    @Test func startsOverWhenThePartialFileIsTooLong() async throws {
+        // A .part longer than the file: the server answers 416 to the resumed range.
+        let server = try TestHTTPServer(routes: [Self.path: .init(body: Self.data, linkedETag: Self.sha)])
+        try FileManager.default.createDirectory(at: part.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try Data(Self.data + [1, 2, 3]).write(to: part)
+        let url = try await store(server.endpoint).fetch(Self.file)
+        #expect(try contents(url) == Self.data)
+        #expect(server.requests.map(\.range) == ["bytes=\(Self.data.count + 3)-", nil])
+    }
+
+    @Test func waitsForAnotherDownloaderOnlyAsLongAsAllowed() async throws {
+        let server = try TestHTTPServer(routes: [Self.path: .init(body: Self.data)])
+        let target = store(server.endpoint).cachePath(for: Self.file)
+        try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
+        // Another process's download, as far as the store can tell.
+        let fd = open(target.path + ".lock", O_RDWR | O_CREAT, 0o644)
+        #expect(fd >= 0 && flock(fd, LOCK_EX) == 0)
+        let impatient = ModelStore(cacheDirectory: dir.url, endpoint: server.endpoint,
+                                   configuration: .init(requestTimeout: 5, retryDelay: 0.01, lockTimeout: 0.3))
+        let error = await failure { try await impatient.fetch(Self.file) }
+        #expect(error == .lockTimeout(path: target.path + ".lock", seconds: 0.3))
+        #expect(server.requests.isEmpty)
+        flock(fd, LOCK_UN)
+        close(fd)
+        #expect(try contents(try await impatient.fetch(Self.file)) == Self.data)
     }
 
     @Test func readsSizeAndChecksumFromHuggingFacesRedirect() async throws {

@@ -118,10 +118,13 @@ struct Download: Sendable {
         }
     }
 
-    /// Errors meaning the host was never reached: nothing to resume, retrying is pointless.
+    /// Errors that, before the server has ever answered, mean it cannot be reached: retrying
+    /// would only make the user wait (a timeout included: a silently dropped connection
+    /// attempt costs a full timeout per try).
     private static let unreachable: Set<Int> = [
         URLError.cannotConnectToHost.rawValue, URLError.cannotFindHost.rawValue,
         URLError.dnsLookupFailed.rawValue, URLError.notConnectedToInternet.rawValue,
+        URLError.timedOut.rawValue,
     ]
 
     static func fileSize(_ url: URL) -> Int64 {
