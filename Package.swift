@@ -47,6 +47,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // A minimal app on the public API only (built with everything else, so CI keeps it compiling).
+        .executableTarget(name: "smolvlm-example", dependencies: ["SmolVLM"], path: "Examples/Caption"),
         // Loads llama.cpp reference fixtures (Tests/Fixtures) and compares against them.
         .target(name: "ReferenceFixtures", dependencies: ["Kernels"], path: "Tests/Support"),
         .testTarget(name: "ReferenceFixturesTests", dependencies: ["ReferenceFixtures"]),

@@ -3,113 +3,155 @@ import Foundation
 import GGUF
 import SmolVLM
 
-struct Caption: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Answer a prompt about one or more images with a SmolVLM model pair, streaming to stdout.",
-        discussion: """
-        The images are placed before the prompt in one user message of the model's chat template, each expanded \
-        into the tile layout llama.cpp's mtmd uses. Timings go to stderr.
-        """
-    )
-
-    @Option(help: "The text model (GGUF, llama architecture).") var model: String
-    @Option(help: "The vision encoder and projector (mmproj GGUF, idefics3).") var mmproj: String
-    @Option(help: "An image (JPEG or PNG); repeat for several.") var image: [String]
-    @Option(help: "The question or instruction.") var prompt = "Describe this image."
-    @Option(name: [.customShort("n"), .long], help: "Tokens to generate at most.") var maxTokens = 128
-    @Option(help: "Sampling temperature; 0 is greedy (llama.cpp's default is 0.8).") var temp: Float = 0
-    @Option(name: .customLong("top-k"), help: "Keep the K most likely tokens; 0 = off.") var topK = 40
-    @Option(name: .customLong("top-p"), help: "Keep the most likely tokens up to this cumulative probability; 1 = off.") var topP: Float = 0.95
-    @Option(name: .customLong("min-p"), help: "Drop tokens below this fraction of the most likely one's probability; 0 = off.") var minP: Float = 0.05
-    @Option(name: .customLong("repeat-penalty"), help: "Penalise tokens repeated in the last --repeat-last-n; 1 = off.") var repeatPenalty: Float = 1
-    @Option(name: .customLong("repeat-last-n"), parsing: .unconditional, help: "Tokens the repeat penalty looks back over; 0 = off, -1 = the whole context.") var repeatLastN = 64
-    @Option(help: "Seed for sampling at temperature > 0 (default: random, printed to stderr).") var seed: UInt64?
-    @Option(help: "Stop when the output contains this string (not printed); repeat for several.") var stop: [String] = []
-    @Option(name: .customLong("max-tiles"), help: "Slice each image into at most this many 512-px tiles (1: no slicing, 64 tokens per image). Default: as llama.cpp.")
-    var maxTiles: Int?
+/// Options shared by the commands that load a model pair and generate.
+struct ModelOptions: ParsableArguments {
+    @Option(help: "The text model: a GGUF path or a known name (smolvlm-256m, smolvlm-500m, smolvlm2-256m, smolvlm2-500m, with :q8_0 or :f16).")
+    var model = "smolvlm-256m"
+    @Option(help: "The vision encoder and projector (mmproj GGUF). Default: the known model's, or none for a path.")
+    var mmproj: String?
     @Option(help: "Threads (the caller included).") var threads = ProcessInfo.processInfo.activeProcessorCount
     @Option(help: "Context length (default: the smaller of the model's and 4096).") var ctx: Int?
     @Option(name: .customLong("chat-template"), help: "Use this built-in template (chatml, smolvlm) instead of detecting it.") var chatTemplate: String?
 
     func validate() throws {
-        if image.isEmpty { throw ValidationError("give at least one --image") }
-        if maxTokens < 0 { throw ValidationError("-n must not be negative") }
-        do { try generationOptions.validate() } catch { throw ValidationError("\(error)") }
-        if let maxTiles, maxTiles < 1 { throw ValidationError("--max-tiles must be at least 1") }
         if threads < 1 { throw ValidationError("--threads must be at least 1") }
         if let name = chatTemplate, ChatTemplate(rawValue: name) == nil {
             throw ValidationError("unknown chat template '\(name)'; built-in: " + ChatTemplate.allCases.map(\.rawValue).joined(separator: ", "))
         }
     }
 
-    var generationOptions: GenerationOptions {
-        GenerationOptions(maxTokens: maxTokens, temperature: temp, topK: topK, topP: topP, minP: minP,
-                          repetitionPenalty: repeatPenalty, repetitionWindow: repeatLastN, seed: seed, stop: stop)
-    }
-
-    func run() throws {
-        let clock = ContinuousClock()
-        let t0 = clock.now
-        let textFile = try GGUFFile(path: model)
-        let text = try LlamaModel(file: textFile)
-        let tokenizer = try Tokenizer(gguf: textFile)
-        let vision = try VisionModel(path: mmproj)
-        try vision.checkCompatible(with: text)
-        let context = try LlamaContext(model: text, contextLength: ctx, threads: threads)
-        let layout = try ImagePromptLayout(tokenizer: tokenizer)
-        let template = try chatTemplate.flatMap(ChatTemplate.init(rawValue:))
-            ?? ChatTemplate.detect(try? textFile.metadata.string("tokenizer.chat_template"))
-        let loadSeconds = (clock.now - t0).seconds
-
-        let preprocessor = try Idefics3Preprocessor(vision.configuration, maxTiles: maxTiles)
-        var decodeSeconds = 0.0
-        var images: [ImageEmbeddings] = []
-        for path in image {
-            let d0 = clock.now
-            let rgb = try ImageDecoder().decode(path: path)
-            decodeSeconds += (clock.now - d0).seconds
-            images.append(try vision.embed(rgb, preprocessor: preprocessor, pool: context.pool))
-        }
-
-        let content = String(repeating: ImagePromptLayout.marker, count: images.count) + prompt
-        let chunks = try layout.tokenize(template.render([.init(role: .user, content: content)]),
-                                         grids: images.map { ($0.gridX, $0.gridY) })
-        let tokensPerTile = vision.configuration.tokensPerTile
-        let p0 = clock.now
-        let logits = try context.evaluate(chunks, images: images)
-        var timings = GenerationTimings()
-        timings.promptTokens = chunks.reduce(0) { $0 + $1.positions(tokensPerTile: tokensPerTile) }
-        timings.promptSeconds = (clock.now - p0).seconds
-
-        let result = try TextGenerator(context: context, tokenizer: tokenizer)
-            .generate(after: logits, timings: timings, options: generationOptions) { piece in
-                FileHandle.standardOutput.write(Data(piece.utf8))
-                return true
-            }
-        // Through the same unbuffered handle as the pieces, so it lands before the timings.
-        FileHandle.standardOutput.write("\n")
-
-        var err = FileHandle.standardError
-        let t = result.timings
-        let tiles = images.flatMap(\.encodeSeconds)
-        let encodeSeconds = tiles.reduce(0, +)
-        let preprocessSeconds = images.reduce(0) { $0 + $1.preprocessSeconds }
-        print("smolvlm: \("load time".leftPad(18)) = \(ms(loadSeconds)) ms", to: &err)
-        for (i, e) in images.enumerated() {
-            let grid = e.gridX * e.gridY > 0 ? "\(e.gridX)x\(e.gridY) + overview" : "unsliced"
-            print("smolvlm: image \(i + 1): \(e.tiles.count) tiles (\(grid)), \(e.tiles.count * tokensPerTile) image positions", to: &err)
-        }
-        print("smolvlm: \("decode + preprocess".leftPad(18)) = \(ms(decodeSeconds + preprocessSeconds)) ms (decode \(ms(decodeSeconds).trimmed) ms, preprocess \(ms(preprocessSeconds).trimmed) ms)", to: &err)
-        print("smolvlm: \("image encode".leftPad(18)) = \(ms(encodeSeconds)) ms / \(String(tiles.count).leftPad(5)) tiles  (\(ms(encodeSeconds / Double(max(tiles.count, 1)))) ms per tile)", to: &err)
-        print(rateLine("prompt eval", t.promptSeconds, t.promptTokens, "positions"), to: &err)
-        print(rateLine("eval", t.decodeSeconds, t.generatedTokens, "runs     "), to: &err)
-        print("smolvlm: \("time to first token".leftPad(18)) = \(ms(decodeSeconds + preprocessSeconds + encodeSeconds + t.promptSeconds)) ms (images + prefill)", to: &err)
-        print("smolvlm: \("total time".leftPad(18)) = \(ms((clock.now - t0).seconds)) ms", to: &err)
-        print("smolvlm: stop: \(result.stopReason)" + (temp > 0 ? ", seed \(result.seed)" : ""), to: &err)
+    /// Loads the pair, resolving (and if needed downloading) known names. A text model given
+    /// as a path without --mmproj loads text only.
+    func load() async throws -> SmolVLMModel {
+        let (modelPath, mmprojPath) = try await ModelResolution.resolve(model: model, mmproj: mmproj)
+        return try SmolVLMModel(model: modelPath, mmproj: mmprojPath, chatTemplate: chatTemplate.flatMap(ChatTemplate.init(rawValue:)))
     }
 }
 
-struct EncodeImage: ParsableCommand {
+/// Sampling flags, mapped onto ``GenerationOptions`` (llama.cpp's names and defaults, except a
+/// greedy default temperature: captions should not change from run to run).
+struct SamplingFlags: ParsableArguments {
+    @Option(name: [.customShort("n"), .long], help: "Tokens to generate at most.") var maxTokens = 128
+    @Option(help: "Sampling temperature; 0 is greedy.") var temp: Float = 0
+    @Option(name: .customLong("top-k"), help: "Keep the k most likely tokens (0: off).") var topK = GenerationOptions().topK
+    @Option(name: .customLong("top-p"), help: "Keep the smallest set of tokens whose probability reaches p (1: off).") var topP = GenerationOptions().topP
+    @Option(name: .customLong("min-p"), help: "Drop tokens less likely than min-p times the most likely (0: off).") var minP = GenerationOptions().minP
+    @Option(name: .customLong("repeat-penalty"), help: "Penalty for repeating recent tokens (1: off).") var repeatPenalty = GenerationOptions().repetitionPenalty
+    @Option(name: .customLong("repeat-last-n"), help: "How many recent tokens the penalty looks at (0: off, -1: the context).") var repeatLastN = GenerationOptions().repetitionWindow
+    @Option(help: "Seed for sampling (default: random).") var seed: UInt64?
+    @Option(help: "Stop when this text is generated (repeatable).") var stop: [String] = []
+
+    var options: GenerationOptions {
+        var o = GenerationOptions()
+        o.maxTokens = maxTokens
+        o.temperature = temp
+        o.topK = topK
+        o.topP = topP
+        o.minP = minP
+        o.repetitionPenalty = repeatPenalty
+        o.repetitionWindow = repeatLastN
+        o.seed = seed
+        o.stop = stop
+        return o
+    }
+
+    func validate() throws {
+        if maxTokens < 0 { throw ValidationError("-n must not be negative") }
+        try options.validate()
+    }
+}
+
+struct Caption: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Answer a prompt about images with a SmolVLM model pair.",
+        discussion: """
+        With one or more --image and no --jsonl, the images go into one user message (before the prompt) and the \
+        answer streams to stdout; timings go to stderr. With --jsonl, each image (a file, a directory of JPEG/PNG \
+        files, or a quoted glob such as 'photos/*.jpg') is captioned on its own and written as one JSON line; a bad \
+        file is recorded with its error and the run goes on; --resume skips images already captioned in OUT.
+        """
+    )
+
+    @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var sampling: SamplingFlags
+    @Option(help: "An image (JPEG or PNG), a directory or a glob; repeatable.") var image: [String]
+    @Option(help: "The question or instruction.") var prompt = "Describe this image."
+    @Option(name: .customLong("max-tiles"), help: "Slice each image into at most this many 512-px tiles (1: no slicing, 64 positions per image). Default: as llama.cpp.")
+    var maxTiles: Int?
+    @Flag(help: "Print the result as one JSON object (text, stop reason, timings) instead of streaming text.") var json = false
+    @Option(help: "Caption each image separately into this JSON Lines file.") var jsonl: String?
+    @Flag(help: "With --jsonl: skip images OUT already has a caption for.") var resume = false
+
+    func validate() throws {
+        if image.isEmpty { throw ValidationError("give at least one --image") }
+        if let maxTiles, maxTiles < 1 { throw ValidationError("--max-tiles must be at least 1") }
+        if resume && jsonl == nil { throw ValidationError("--resume needs --jsonl") }
+    }
+
+    func run() async throws {
+        let model = try await modelOptions.load()
+        let session = try ChatSession(model: model, configuration: .init(contextLength: modelOptions.ctx, threads: modelOptions.threads, maxTiles: maxTiles))
+        if let jsonl {
+            try await batch(session, out: jsonl)
+            return
+        }
+        let files = try ImagePaths.expand(image)
+        if files.count > 1, image.contains(where: ImagePaths.isPattern) {
+            throw ValidationError("\(files.count) images matched: caption them one by one with --jsonl OUT, or name them one by one")
+        }
+        let response = session.respond(to: UserMessage(prompt, images: files.map { .file(URL(fileURLWithPath: $0)) }), options: sampling.options)
+        let interrupt = Interrupt { response.cancel() }
+        defer { interrupt.stop() }
+        if !json {
+            for try await piece in response { FileHandle.standardOutput.write(piece) }
+            FileHandle.standardOutput.write("\n")
+        }
+        let result = try await response.result
+        if json {
+            FileHandle.standardOutput.write(try JSONRecord(image: files.count == 1 ? files[0] : nil, result: result, load: model.loadSeconds).line() + "\n")
+        } else {
+            Report.timings(result, model: model, images: files.count)
+        }
+    }
+
+    private func batch(_ session: ChatSession, out: String) async throws {
+        let files = try ImagePaths.expand(image)
+        let done = resume ? JSONRecord.captioned(in: out) : []
+        let todo = files.filter { !done.contains($0) }
+        if !FileManager.default.fileExists(atPath: out) || !resume { FileManager.default.createFile(atPath: out, contents: nil) }
+        guard let handle = FileHandle(forWritingAtPath: out) else { throw ValidationError("cannot write \(out)") }
+        defer { try? handle.close() }
+        try handle.seekToEnd()
+        var progress = BatchProgress(total: todo.count, label: "captioning")
+        if files.count != todo.count { FileHandle.standardError.write("resuming: \(files.count - todo.count) of \(files.count) images already in \(out)\n") }
+        var failures = 0
+        for path in todo {
+            try session.reset()
+            let response = session.respond(to: UserMessage(prompt, images: [.file(URL(fileURLWithPath: path))]), options: sampling.options)
+            let interrupt = Interrupt { response.cancel() }
+            let record: JSONRecord
+            do {
+                let result = try await response.result
+                interrupt.stop()
+                if result.stopReason == .cancelled { throw CancellationError() }
+                record = JSONRecord(image: path, result: result, load: nil)
+            } catch is CancellationError {
+                FileHandle.standardError.write("\ninterrupted; run again with --resume to continue\n")
+                throw ExitCode(130)
+            } catch {
+                interrupt.stop()
+                failures += 1
+                record = JSONRecord(image: path, error: error)
+            }
+            try handle.write(contentsOf: Data((try record.line() + "\n").utf8))
+            progress.advance()
+        }
+        progress.finish()
+        FileHandle.standardError.write("\(todo.count - failures) captioned, \(failures) failed, written to \(out)\n")
+    }
+}
+
+struct EncodeImage: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "encode-image",
         abstract: "Write the projector embeddings of every tile of an image (the vision side on its own).",
@@ -119,7 +161,7 @@ struct EncodeImage: ParsableCommand {
         """
     )
 
-    @Option(help: "The vision encoder and projector (mmproj GGUF, idefics3).") var mmproj: String
+    @Option(help: "The vision encoder and projector (mmproj GGUF).") var mmproj: String
     @Option(help: "An image (JPEG or PNG).") var image: String
     @Option(name: .customLong("max-tiles"), help: "Slice into at most this many 512-px tiles (1: no slicing). Default: as llama.cpp.")
     var maxTiles: Int?
@@ -131,7 +173,7 @@ struct EncodeImage: ParsableCommand {
         if threads < 1 { throw ValidationError("--threads must be at least 1") }
     }
 
-    func run() throws {
+    func run() async throws {
         let clock = ContinuousClock()
         let vision = try VisionModel(path: mmproj)
         let d0 = clock.now
@@ -151,18 +193,6 @@ struct EncodeImage: ParsableCommand {
         let grid = e.gridX * e.gridY > 0 ? "\(e.gridX)x\(e.gridY) slices + overview" : "unsliced (overview only)"
         print("image: \(rgb.width)x\(rgb.height), grid \(grid), \(e.tiles.count) tiles of \(e.tokensPerTile) x \(e.width)")
         print("wrote \(out): [\(e.tiles.count), \(e.tokensPerTile), \(e.width)] f32")
-        print("decode \(ms(decodeSeconds).trimmed) ms, preprocess \(ms(e.preprocessSeconds).trimmed) ms, encode \(e.encodeSeconds.map { ms($0).trimmed }.joined(separator: " ")) ms per tile")
+        print("decode \(Report.ms(decodeSeconds)) ms, preprocess \(Report.ms(e.preprocessSeconds)) ms, encode \(e.encodeSeconds.map { Report.ms($0) }.joined(separator: " ")) ms per tile")
     }
-}
-
-private func ms(_ seconds: Double) -> String { String(format: "%10.2f", seconds * 1000) }
-
-private func rateLine(_ label: String, _ s: Double, _ n: Int, _ unit: String) -> String {
-    let per = n > 0 ? s * 1000 / Double(n) : 0
-    let rate = s > 0 ? Double(n) / s : 0
-    return "smolvlm: \(label.leftPad(18)) = \(ms(s)) ms / \(String(n).leftPad(5)) \(unit) (\(String(format: "%8.2f", per)) ms per token, \(String(format: "%8.2f", rate)) tokens per second)"
-}
-
-extension String {
-    var trimmed: String { trimmingCharacters(in: .whitespaces) }
 }

@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import SmolVLM
 
-struct Download: ParsableCommand {
+struct Download: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Download a known SmolVLM model (text model and vision projector) into the cache and print their paths.",
         discussion: """
@@ -20,75 +20,43 @@ struct Download: ParsableCommand {
     @Option(help: "Cache directory (overrides $SMOLVLM_CACHE).") var cache: String?
     @Flag(name: .customLong("text-only"), help: "Only the text model, not the vision projector.") var textOnly = false
 
-    func run() throws {
+    func run() async throws {
         let reference = try ModelReference(parsing: name)
         guard case .known = reference else {
             throw ValidationError("'\(name)' is a file, not a model name; known names: \(KnownModel.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         let store = ModelStore(cacheDirectory: cache.map { URL(fileURLWithPath: $0, isDirectory: true) })
         let bar = ProgressBar()
-        let textOnly = textOnly
-        let paths = try runBlocking { () async throws -> [URL] in
-            let model = try await store.resolveModel(reference, progress: bar.update)
-            bar.finish()
-            if textOnly { return [model] }
+        let model = try await store.resolveModel(reference, progress: bar.update)
+        bar.finish()
+        print("model:  \(model.path)")
+        if !textOnly {
             let mmproj = try await store.resolveMmproj(reference, progress: bar.update)
             bar.finish()
-            return [model, mmproj]
+            print("mmproj: \(mmproj.path)")
         }
-        print("model:  \(paths[0].path)")
-        if paths.count > 1 { print("mmproj: \(paths[1].path)") }
     }
 }
 
-/// What `--model` / `--mmproj` options turn into: file paths, with known names downloaded
-/// (progress bar on stderr) or taken from the cache. For `caption`, `chat` and the like.
-enum ModelArguments {
-    /// The text model and vision projector; `mmproj` nil means the projector of the same
-    /// release as `model` (which must then be a name).
-    static func resolve(model: String, mmproj: String?, store: ModelStore = ModelStore()) throws -> (model: String, mmproj: String) {
-        let modelRef = try ModelReference(parsing: model)
-        let mmprojRef = try mmproj.map { (text: String) throws(HubError) -> ModelReference in try ModelReference(parsing: text) }
+/// What `--model` / `--mmproj` options turn into: file paths as they are, known names from the
+/// cache or downloaded once (progress bar on stderr).
+enum ModelResolution {
+    /// The text model and its mmproj. A known model name brings its own mmproj unless one is
+    /// given; a path without `--mmproj` is a text-only model (nil).
+    static func resolve(model: String, mmproj: String?, store: ModelStore = ModelStore()) async throws -> (model: String, mmproj: String?) {
+        let reference = try ModelReference(parsing: model)
         let bar = ProgressBar()
-        let urls = try runBlocking {
-            let urls = try await store.resolve(model: modelRef, mmproj: mmprojRef, progress: bar.update)
-            bar.finish()
-            return [urls.model, urls.mmproj]
+        let modelURL = try await store.resolveModel(reference, progress: bar.update)
+        bar.finish()
+        var mmprojURL: URL?
+        if let mmproj {
+            mmprojURL = try await store.resolveMmproj(try ModelReference(parsing: mmproj), progress: bar.update)
+        } else if case .known = reference {
+            mmprojURL = try await store.resolveMmproj(reference, progress: bar.update)
         }
-        return (urls[0].path, urls[1].path)
+        bar.finish()
+        return (modelURL.path, mmprojURL?.path)
     }
-
-    /// The text model alone (for text-only commands).
-    static func resolveModel(_ model: String, store: ModelStore = ModelStore()) throws -> String {
-        let ref = try ModelReference(parsing: model)
-        if case let .file(url) = ref { return url.path }
-        let bar = ProgressBar()
-        return try runBlocking {
-            let url = try await store.resolveModel(ref, progress: bar.update)
-            bar.finish()
-            return url.path
-        }
-    }
-}
-
-/// Runs async work from a synchronous command and waits for it. Only for the top of a
-/// command-line tool: it blocks the calling thread.
-func runBlocking<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
-    let box = ResultBox<T>()
-    let done = DispatchSemaphore(value: 0)
-    Task.detached {
-        do { box.result = .success(try await body()) } catch { box.result = .failure(error) }
-        done.signal()
-    }
-    done.wait()
-    // The semaphore orders the write before this read.
-    guard let result = box.result else { throw CleanExit.message("internal error: no result") }
-    return try result.get()
-}
-
-/// Hands a result from the task to the waiting thread (ordered by the semaphore).
-private final class ResultBox<T>: @unchecked Sendable {
-    var result: Result<T, Error>?
 }
 
 /// A one-line progress bar on stderr, redrawn at most ten times a second; on a non-terminal

@@ -1,10 +1,10 @@
 import ArgumentParser
 
 @main
-struct SmolVLMCommand: ParsableCommand {
+struct SmolVLMCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "smolvlm",
         abstract: "Run SmolVLM vision-language models from GGUF files on the CPU.",
-        subcommands: [Caption.self, EncodeImage.self, Generate.self, Inspect.self, Tokenize.self, Eval.self, Bench.self, Download.self]
+        subcommands: [Caption.self, Chat.self, Generate.self, Download.self, EncodeImage.self, Inspect.self, Tokenize.self, Eval.self, Bench.self]
     )
 }

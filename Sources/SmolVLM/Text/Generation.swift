@@ -27,6 +27,8 @@ public enum StopReason: Sendable, Equatable {
     case maxTokens
     /// The caller asked to stop.
     case cancelled
+    /// The context had no room for another token.
+    case contextFull
     /// The text contained this stop string (``GenerationOptions/stop``); the text before it was
     /// returned, the string itself and anything after it were not.
     case stopString(String)

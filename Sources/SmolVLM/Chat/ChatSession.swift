@@ -1,0 +1,405 @@
+import Foundation
+import Logging
+import Synchronization
+
+/// Errors of a ``ChatSession`` beyond those of its model, images and context.
+public enum ChatSessionError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// `respond(to:)` was called while the previous answer was still being generated.
+    case busy
+    /// The message has images but the session's model was loaded without an mmproj file.
+    case noVisionModel(images: Int)
+
+    public var description: String {
+        switch self {
+        case .busy: "the session is still answering the previous message; await it or cancel it first"
+        case let .noVisionModel(n): "the message has \(n) image\(n == 1 ? "" : "s") but the model was loaded without a vision (mmproj) file"
+        }
+    }
+}
+
+/// A conversation with a ``SmolVLMModel``: its own KV cache, turns that build on each other,
+/// and answers streamed as they are generated.
+///
+/// Earlier turns stay in the KV cache: a new message costs only its own tokens (and its images'
+/// encoding). After ``reset()`` the cache is kept too, and the next prompt reuses the longest
+/// prefix it shares with what the cache holds — a fixed system prompt and template head are
+/// evaluated once, not once per camera frame.
+///
+/// One answer at a time: a call while one is being generated fails with
+/// ``ChatSessionError/busy``. Generation runs on its own thread, so awaiting callers never block
+/// the cooperative thread pool.
+public final class ChatSession: @unchecked Sendable {
+    /// What to do when a message does not fit in the context with the conversation before it.
+    public enum OverflowPolicy: Sendable, Equatable {
+        /// Fail the turn with ``ModelError/contextOverflow(needed:capacity:)``.
+        case error
+        /// Forget the oldest turns (never the system prompt or the new message) until it fits.
+        case dropOldestTurns
+    }
+
+    /// How a session is set up.
+    public struct Configuration: Sendable {
+        /// Positions the KV cache holds; nil: the smaller of the model's context and 4096.
+        public var contextLength: Int?
+        /// Threads for the model's matrix products; nil: the active processor count.
+        public var threads: Int?
+        /// Text placed before the first user turn, in the template's system slot.
+        public var systemPrompt: String?
+        public var overflow: OverflowPolicy
+        /// Tile budget per image (1: no slicing, 64 positions per image); nil: as llama.cpp.
+        public var maxTiles: Int?
+        /// Decodes image files and data (its pixel limit applies).
+        public var imageDecoder: ImageDecoder
+        /// Keep the logits each turn's first token is drawn from in ``ChatResult/promptLogits``
+        /// (a vocabulary of floats per turn: for comparing against a reference).
+        public var recordsPromptLogits: Bool
+
+        public init(contextLength: Int? = nil, threads: Int? = nil, systemPrompt: String? = nil,
+                    overflow: OverflowPolicy = .error, maxTiles: Int? = nil, imageDecoder: ImageDecoder = ImageDecoder(),
+                    recordsPromptLogits: Bool = false) {
+            self.contextLength = contextLength
+            self.threads = threads
+            self.systemPrompt = systemPrompt
+            self.overflow = overflow
+            self.maxTiles = maxTiles
+            self.imageDecoder = imageDecoder
+            self.recordsPromptLogits = recordsPromptLogits
+        }
+    }
+
+    public let model: SmolVLMModel
+    public let configuration: Configuration
+
+    private let context: LlamaContext
+    private let layout: ImagePromptLayout?
+    private let preprocessor: Idefics3Preprocessor?
+    private let logger: Logger
+    private let busy = Atomic<Bool>(false)
+
+    // Conversation state, touched only by the thread that holds `busy`.
+    private struct Turn {
+        var user: String
+        var images: [ImageEmbeddings]
+        var imageKeys: [Int]
+        var assistant: String
+    }
+    private var turns: [Turn] = []
+    /// One key per position in the KV cache: a token id, or a negative key naming one embedding
+    /// of one image tile. What the cache holds, so a new prompt can reuse its longest match.
+    private var cached: [Int] = []
+    /// The template text that tokenizes to `cached`, when known: a new turn whose rendered
+    /// conversation extends it needs only the extension tokenized.
+    private var cachedText: String? = ""
+    private var nextImageKey = 1
+    /// Embeddings of the images whose positions may be in the cache, by key.
+    private var imageStore: [Int: ImageEmbeddings] = [:]
+
+    /// A session with its own KV cache over a shared model.
+    ///
+    /// - Throws: ``ModelError`` for a bad context length, ``Idefics3Preprocessor/Error`` for a bad
+    ///   tile budget.
+    public init(model: SmolVLMModel, configuration: Configuration = Configuration(),
+                logger: Logger = Logger(label: "smolvlm.session")) throws {
+        self.model = model
+        self.configuration = configuration
+        self.logger = logger
+        context = try LlamaContext(model: model.text, contextLength: configuration.contextLength, threads: configuration.threads)
+        if let vision = model.vision {
+            layout = try ImagePromptLayout(tokenizer: model.tokenizer)
+            preprocessor = try Idefics3Preprocessor(vision.configuration, maxTiles: configuration.maxTiles)
+        } else {
+            layout = nil
+            preprocessor = nil
+        }
+    }
+
+    /// Positions the KV cache can hold.
+    public var contextLength: Int { context.capacity }
+
+    /// Answers `message`, streaming the answer. Generation starts at once and runs to its end
+    /// (or cancellation) whether or not the pieces are read.
+    public func respond(to message: UserMessage, options: GenerationOptions = GenerationOptions()) -> ChatResponse {
+        let outcome = Outcome()
+        let (pieces, continuation) = AsyncThrowingStream<String, any Error>.makeStream(bufferingPolicy: .unbounded)
+        continuation.onTermination = { reason in
+            if case .cancelled = reason { outcome.cancel() }
+        }
+        guard busy.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else {
+            continuation.finish(throwing: ChatSessionError.busy)
+            outcome.finish(.failure(ChatSessionError.busy))
+            return ChatResponse(pieces: pieces, outcome: outcome)
+        }
+        let thread = Thread { [self] in
+            defer { busy.store(false, ordering: .releasing) }
+            do {
+                let result = try answer(message, options: options, outcome: outcome) { continuation.yield($0) }
+                continuation.finish()
+                outcome.finish(.success(result))
+            } catch {
+                continuation.finish(throwing: error)
+                outcome.finish(.failure(error))
+            }
+        }
+        thread.stackSize = 8 << 20
+        thread.start()
+        return ChatResponse(pieces: pieces, outcome: outcome)
+    }
+
+    /// Forgets the conversation. The KV cache keeps its contents for prefix reuse: the next
+    /// prompt evaluates only what differs from what the cache holds.
+    ///
+    /// - Throws: ``ChatSessionError/busy`` while an answer is being generated.
+    public func reset() throws(ChatSessionError) {
+        guard busy.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else { throw .busy }
+        defer { busy.store(false, ordering: .releasing) }
+        turns = []
+        cachedText = nil
+    }
+
+    // MARK: - One turn
+
+    private func answer(_ message: UserMessage, options: GenerationOptions, outcome: Outcome,
+                        emit: (String) -> Void) throws -> ChatResult {
+        var timings = ChatTimings()
+        let clock = ContinuousClock()
+
+        // Images: decode, slice, encode (cancellable between tiles).
+        var images: [ImageEmbeddings] = []
+        if !message.images.isEmpty {
+            guard let vision = model.vision, let preprocessor else { throw ChatSessionError.noVisionModel(images: message.images.count) }
+            for input in message.images {
+                let t0 = clock.now
+                let rgb = try input.decoded(with: configuration.imageDecoder)
+                timings.imageDecodeSeconds += (clock.now - t0).seconds
+                let t1 = clock.now
+                let tiles = try preprocessor(rgb)
+                timings.imagePreprocessSeconds += (clock.now - t1).seconds
+                var encoded: [[Float]] = []
+                for tile in tiles.tiles {
+                    if outcome.isCancelled { return cancelledBeforeAnswer(timings) }
+                    let t2 = clock.now
+                    encoded.append(try vision.encode(tile: tile, pool: context.pool))
+                    timings.encodeSecondsPerTile.append((clock.now - t2).seconds)
+                }
+                images.append(ImageEmbeddings(gridX: tiles.gridX, gridY: tiles.gridY, tiles: encoded, width: vision.outputWidth,
+                                              preprocessSeconds: 0, encodeSeconds: []))
+            }
+        }
+        let keys = images.map { _ in nextKey() }
+        for (k, e) in zip(keys, images) { imageStore[k] = e }
+        var turn = Turn(user: String(repeating: ImagePromptLayout.marker, count: images.count) + message.text,
+                        images: images, imageKeys: keys, assistant: "")
+
+        // The prompt: the conversation's extension when the cache holds its start, else all of it.
+        var prompt = try buildPrompt(for: turn)
+        while prompt.keys.count >= context.capacity {
+            guard configuration.overflow == .dropOldestTurns, !turns.isEmpty else {
+                throw ModelError.contextOverflow(needed: prompt.keys.count + 1, capacity: context.capacity)
+            }
+            logger.info("context full: dropping the oldest turn", metadata: ["needed": "\(prompt.keys.count + 1)", "capacity": "\(context.capacity)"])
+            turns.removeFirst()
+            cachedText = nil
+            prompt = try buildPrompt(for: turn)
+        }
+
+        // Reuse the longest cached prefix, never splitting an image tile, and evaluate the rest.
+        var reuse = zip(cached, prompt.keys).prefix { $0 == $1 }.count
+        reuse = min(reuse, prompt.keys.count - 1, context.position)
+        while reuse > 0, prompt.keys[reuse] < 0, prompt.keys[reuse - 1] < 0, sameTile(prompt.keys[reuse], prompt.keys[reuse - 1]) { reuse -= 1 }
+        context.truncate(to: reuse)
+        cached.removeSubrange(reuse...)
+        timings.reusedPositions = reuse
+
+        let t3 = clock.now
+        var logits: [Float] = []
+        var start = prompt.base
+        for (k, chunk) in prompt.chunks.enumerated() {
+            let n = chunk.positions(tokensPerTile: model.vision?.configuration.tokensPerTile ?? 0)
+            defer { start += n }
+            guard start + n > reuse else { continue }
+            if outcome.isCancelled {
+                cachedText = nil
+                return cancelledBeforeAnswer(timings)
+            }
+            let want: LlamaContext.Logits = k == prompt.chunks.count - 1 ? .last : .none
+            switch chunk {
+            case let .text(tokens):
+                logits = try context.evaluate(tokens: Array(tokens[max(0, reuse - start)...]), logits: want)
+            case let .image(i, t):
+                logits = try context.evaluate(embeddings: prompt.images[i].tiles[t], logits: want)
+            }
+            cached += prompt.keys[max(start, reuse) ..< start + n]
+        }
+        let promptLogits = configuration.recordsPromptLogits ? logits : nil
+        timings.prefillPositions = prompt.keys.count - reuse
+        timings.prefillSeconds = (clock.now - t3).seconds
+        logger.debug("prefill", metadata: ["positions": "\(timings.prefillPositions)", "reused": "\(reuse)",
+                                           "ms": "\(Int(timings.prefillSeconds * 1000))"])
+
+        // Generate, evaluating every kept token so the cache holds the whole answer.
+        let t4 = clock.now
+        var sampler = try Sampler(options: options)
+        var history = cached.filter { $0 >= 0 }
+        var decoder = model.tokenizer.streamingDecoder()
+        var stops = StopStringMatcher(options.stop)
+        var tokens: [Int] = []
+        var text = ""
+        var stop = StopReason.maxTokens
+        func deliver(_ out: StopStringMatcher.Output) {
+            text += out.text
+            if !out.text.isEmpty { emit(out.text) }
+            if let hit = out.stop { stop = .stopString(hit) }
+        }
+        while tokens.count < options.maxTokens {
+            if outcome.isCancelled { stop = .cancelled; break }
+            let token = sampler.sample(logits, history: history)
+            if model.tokenizer.isEndOfGeneration(token) { stop = .endOfGeneration(token: token); break }
+            guard context.position < context.capacity else { stop = .contextFull; break }
+            tokens.append(token)
+            history.append(token)
+            logits = try context.evaluate(tokens: [token])
+            cached.append(token)
+            deliver(stops.feed(decoder.append(token)))
+            if case .stopString = stop { break }
+        }
+        if case .stopString = stop {} else {
+            deliver(stops.feed(decoder.finish()))
+            let tail = stops.finish()
+            text += tail
+            if !tail.isEmpty { emit(tail) }
+        }
+        timings.generatedTokens = tokens.count
+        timings.decodeSeconds = (clock.now - t4).seconds
+
+        // Record the turn; the cache's text is known only if the answer renders back to it.
+        let answerText = model.tokenizer.decode(tokens)
+        turn.assistant = answerText
+        let cachedAfter = prompt.text.map { $0 + answerText }
+        cachedText = nil
+        for candidate in [answerText, answerText.hasPrefix(" ") ? String(answerText.dropFirst()) : nil].compactMap({ $0 }) {
+            turn.assistant = candidate
+            if let cachedAfter, render(turns + [turn], addAssistant: false).hasPrefix(cachedAfter) {
+                cachedText = cachedAfter
+                break
+            }
+        }
+        if cachedText == nil { turn.assistant = answerText.hasPrefix(" ") ? String(answerText.dropFirst()) : answerText }
+        turns.append(turn)
+        pruneImages()
+        logger.debug("turn done", metadata: ["tokens": "\(tokens.count)", "stop": "\(stop)"])
+        return ChatResult(text: text, tokens: tokens, stopReason: stop, timings: timings, promptLogits: promptLogits)
+    }
+
+    private func cancelledBeforeAnswer(_ timings: ChatTimings) -> ChatResult {
+        pruneImages()
+        return ChatResult(text: "", tokens: [], stopReason: .cancelled, timings: timings, promptLogits: nil)
+    }
+
+    /// Drops stored embeddings that neither a turn nor the cache refers to any more.
+    private func pruneImages() {
+        var live = Set(turns.flatMap(\.imageKeys))
+        for k in cached where k < 0 { live.insert(Self.imageKey(k)) }
+        imageStore = imageStore.filter { live.contains($0.key) }
+    }
+
+    // MARK: - Transcript
+
+    /// What the KV cache holds, as chunks a fresh context could evaluate to reach the same state
+    /// (for inspection, tests and comparisons): text tokens, and image tiles referring to
+    /// ``images``.
+    public struct Transcript: Sendable {
+        public var chunks: [PromptChunk]
+        public var images: [ImageEmbeddings]
+    }
+
+    /// The cache's contents. Read it between answers: while one is generated it is in flux.
+    public var transcript: Transcript {
+        var chunks: [PromptChunk] = [], images: [ImageEmbeddings] = [], index: [Int: Int] = [:]
+        var lastTile: Int?
+        for k in cached {
+            if k >= 0 {
+                lastTile = nil
+                chunks.appendMerging(.text([k]))
+                continue
+            }
+            let tileID = (-k - 1) >> 16
+            if tileID == lastTile { continue }
+            lastTile = tileID
+            let key = Self.imageKey(k), tile = tileID & 0xFFFF
+            guard let e = imageStore[key] else { continue }
+            let i = index[key] ?? { images.append(e); index[key] = images.count - 1; return images.count - 1 }()
+            chunks.append(.image(image: i, tile: tile))
+        }
+        return Transcript(chunks: chunks, images: images)
+    }
+
+    private static func imageKey(_ positionKey: Int) -> Int { (-positionKey - 1) >> 32 }
+
+    // MARK: - Prompt
+
+    private struct Prompt {
+        var chunks: [PromptChunk]
+        /// Every image the chunks refer to, by index.
+        var images: [ImageEmbeddings]
+        /// One key per position: `cached` plus the new chunks', or all chunks' keys.
+        var keys: [Int]
+        /// The template text the keys stand for, when it is known.
+        var text: String?
+        /// The position of the first chunk (the chunks continue what the cache holds).
+        var base: Int
+    }
+
+    private func buildPrompt(for turn: Turn) throws -> Prompt {
+        let full = render(turns + [turn], addAssistant: true)
+        if let cachedText, full.hasPrefix(cachedText), cached.count == context.position {
+            // Only the new text: the cache already holds the conversation before it.
+            let delta = String(full.dropFirst(cachedText.count))
+            let chunks = try tokenize(delta, images: turn.images, addSpecial: cached.isEmpty)
+            return Prompt(chunks: chunks, images: turn.images,
+                          keys: cached + keys(chunks, imageKeys: turn.imageKeys), text: full, base: cached.count)
+        }
+        let all = turns + [turn]
+        let images = all.flatMap(\.images)
+        let chunks = try tokenize(full, images: images, addSpecial: true)
+        return Prompt(chunks: chunks, images: images, keys: keys(chunks, imageKeys: all.flatMap(\.imageKeys)), text: full, base: 0)
+    }
+
+    private func render(_ turns: [Turn], addAssistant: Bool) -> String {
+        var messages: [ChatTemplate.Message] = []
+        if let system = configuration.systemPrompt { messages.append(.init(role: .system, content: system)) }
+        for (i, t) in turns.enumerated() {
+            messages.append(.init(role: .user, content: t.user))
+            if i < turns.count - 1 || !addAssistant { messages.append(.init(role: .assistant, content: t.assistant)) }
+        }
+        return model.chatTemplate.render(messages, addAssistantPrompt: addAssistant)
+    }
+
+    private func tokenize(_ text: String, images: [ImageEmbeddings], addSpecial: Bool) throws -> [PromptChunk] {
+        if let layout {
+            return try layout.tokenize(text, grids: images.map { ($0.gridX, $0.gridY) }, addSpecial: addSpecial)
+        }
+        let tokens = model.tokenizer.encode(text, addSpecial: addSpecial, parseSpecial: true)
+        return tokens.isEmpty ? [] : [.text(tokens)]
+    }
+
+    /// Keys of the chunks' positions: token ids, and for image embeddings a negative number
+    /// unique to (image, tile, embedding), so different images never match.
+    private func keys(_ chunks: [PromptChunk], imageKeys: [Int]) -> [Int] {
+        let perTile = model.vision?.configuration.tokensPerTile ?? 0
+        var out: [Int] = []
+        for chunk in chunks {
+            switch chunk {
+            case let .text(t): out += t
+            case let .image(i, tile): out += (0 ..< perTile).map { -((imageKeys[i] << 32) | (tile << 16) | $0) - 1 }
+            }
+        }
+        return out
+    }
+
+    private func sameTile(_ a: Int, _ b: Int) -> Bool { (-a - 1) >> 16 == (-b - 1) >> 16 }
+
+    private func nextKey() -> Int {
+        defer { nextImageKey += 1 }
+        return nextImageKey
+    }
+}

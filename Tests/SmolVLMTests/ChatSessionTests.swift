@@ -1,0 +1,164 @@
+import Foundation
+import GGUF
+import ReferenceFixtures
+import SmolVLM
+import Testing
+
+/// The chat API on the synthetic tiny SmolVLM pair: greedy answers equal llama.cpp's, later turns
+/// cost only their own positions and agree with a from-scratch run, cancellation is prompt and
+/// harmless, prefixes are reused across frames.
+@Suite("ChatSession")
+struct ChatSessionTests {
+    static let textPath = ReferenceFixture.modelsDirectory.appendingPathComponent("tiny-text-q8_0.gguf").path
+    static let mmprojPath = ReferenceFixture.modelsDirectory.appendingPathComponent("tiny-mmproj-q8_0.gguf").path
+    static var present: Bool { FileManager.default.fileExists(atPath: textPath) && FileManager.default.fileExists(atPath: mmprojPath) }
+    static func image(_ name: String) -> ImageInput { .file(ReferenceFixture.root.appendingPathComponent("images/\(name)")) }
+
+    static func pair() throws -> SmolVLMModel { try SmolVLMModel(model: textPath, mmproj: mmprojPath) }
+
+    /// Evaluates the first `positions` positions of a transcript in a fresh context, chunk by
+    /// chunk, and returns the last logits: the from-scratch run a session must agree with.
+    static func fromScratch(_ model: SmolVLMModel, _ transcript: ChatSession.Transcript, positions: Int) throws -> [Float] {
+        let context = try LlamaContext(model: model.text, contextLength: 2048, threads: 2)
+        let perTile = model.vision?.configuration.tokensPerTile ?? 0
+        var chunks: [PromptChunk] = [], used = 0
+        for chunk in transcript.chunks where used < positions {
+            switch chunk {
+            case let .text(t):
+                let take = min(t.count, positions - used)
+                chunks.append(.text(Array(t.prefix(take))))
+                used += take
+            case .image:
+                chunks.append(chunk)
+                used += perTile
+            }
+        }
+        #expect(used == positions)
+        return try context.evaluate(chunks, images: transcript.images)
+    }
+
+    @Test(.enabled(if: present, "tiny synthetic models are absent: run models/build-test-models.sh"))
+    func greedyAnswerEqualsLlamaCpp() async throws {
+        let f = try ReferenceFixture("vision-tiny-q8_0-chelsea-300x200")
+        let expected = try f.ints("tokens").values
+        let session = try ChatSession(model: Self.pair(), configuration: .init(threads: 2))
+        let result = try await session.respond(to: UserMessage("Describe this image.", images: [Self.image("chelsea-300x200.png")]),
+                                               options: GenerationOptions(maxTokens: expected.count, temperature: 0)).result
+        #expect(result.tokens == Array(expected.prefix(result.tokens.count)))
+        #expect(result.timings.prefillPositions == f["n_pos"]?.int)
+        #expect(result.timings.encodeSecondsPerTile.count == 13)
+    }
+
+    @Test(.enabled(if: present, "tiny synthetic models are absent: run models/build-test-models.sh"))
+    func secondTurnCostsOnlyItsOwnTokens() async throws {
+        let model = try Self.pair()
+        let session = try ChatSession(model: model, configuration: .init(threads: 2, recordsPromptLogits: true))
+        let greedy = GenerationOptions(maxTokens: 12, temperature: 0)
+        let first = try await session.respond(to: UserMessage("What is in the picture?", images: [Self.image("coffee-rgba-300x200.png")]),
+                                              options: greedy).result
+        let afterFirst = first.timings.reusedPositions + first.timings.prefillPositions + first.tokens.count
+        let second = try await session.respond(to: "Say it again, briefly.", options: greedy).result
+
+        // Only the new turn's tokens were evaluated: the template's closing of the first answer
+        // and the new user line.
+        let delta = model.tokenizer.encode(ChatTemplate.smolvlm.render([.init(role: .user, content: "x")], addAssistantPrompt: false)).count
+        #expect(second.timings.reusedPositions == afterFirst)
+        #expect(second.timings.prefillPositions > 0 && second.timings.prefillPositions < delta + 16)
+        #expect(second.timings.encodeSecondsPerTile.isEmpty)
+
+        // The second turn's logits equal a from-scratch run of the whole conversation.
+        let transcript = session.transcript
+        let scratch = try Self.fromScratch(model, transcript, positions: second.timings.reusedPositions + second.timings.prefillPositions)
+        let ours = try #require(second.promptLogits)
+        let c = Comparison("second turn vs from scratch", ours: ours, reference: scratch[...])
+        print(c)
+        #expect(c.maxAbsDiffOverStd <= 0.01, "\(c)")
+        #expect(argmax(ours) == argmax(scratch))
+    }
+
+    @Test(.enabled(if: present, "tiny synthetic models are absent: run models/build-test-models.sh"))
+    func cancellationIsPromptAndHarmless() async throws {
+        let model = try Self.pair()
+        let session = try ChatSession(model: model, configuration: .init(threads: 2, recordsPromptLogits: true))
+        let response = session.respond(to: "Count to a thousand.", options: GenerationOptions(maxTokens: 100_000, temperature: 0))
+        let clock = ContinuousClock()
+        let consumer = Task { () -> (pieces: Int, cancelledAt: ContinuousClock.Instant?) in
+            var pieces = 0
+            for try await _ in response {
+                pieces += 1
+                if pieces == 5 { return (pieces, clock.now) }
+            }
+            return (pieces, nil)
+        }
+        // Leaving the loop early ends the iteration, which cancels the stream's producer.
+        let (seen, cancelledAt) = try await consumer.value
+        response.cancel()
+        let result = try await response.result
+        let latency = cancelledAt.map { clock.now - $0 } ?? .zero
+        #expect(result.stopReason == .cancelled)
+        #expect(seen == 5 && result.tokens.count <= seen + 2, "generated \(result.tokens.count) tokens after \(seen) pieces")
+        print("cancelled after \(seen) pieces, \(result.tokens.count) tokens, \(latency) to finish")
+
+        // The session still answers, and agrees with a from-scratch run.
+        let next = try await session.respond(to: "Hello.", options: GenerationOptions(maxTokens: 4, temperature: 0)).result
+        #expect(next.stopReason != .cancelled)
+        let scratch = try Self.fromScratch(model, session.transcript, positions: next.timings.reusedPositions + next.timings.prefillPositions)
+        let c = Comparison("after cancel vs from scratch", ours: try #require(next.promptLogits), reference: scratch[...])
+        #expect(c.maxAbsDiffOverStd <= 0.01, "\(c)")
+    }
+
+    @Test(.enabled(if: present, "tiny synthetic models are absent: run models/build-test-models.sh"))
+    func framesReuseTheSystemPrefix() async throws {
+        let model = try Self.pair()
+        let system = "You caption camera frames for a live feed. Answer in one short sentence."
+        let session = try ChatSession(model: model, configuration: .init(threads: 2, systemPrompt: system, maxTiles: 1, recordsPromptLogits: true))
+        let options = GenerationOptions(maxTokens: 3, temperature: 0)
+        _ = try await session.respond(to: UserMessage("Caption.", images: [Self.image("chelsea-300x200.png")]), options: options).result
+        try session.reset()
+        let frame2 = try await session.respond(to: UserMessage("Caption.", images: [Self.image("camera-gray-640x480.png")]), options: options).result
+
+        // Everything before the first image position comes from the cache.
+        let head = model.tokenizer.encode(ChatTemplate.smolvlm.render([.init(role: .system, content: system), .init(role: .user, content: "")],
+                                                                         addAssistantPrompt: false)).count
+        #expect(frame2.timings.reusedPositions >= head - 8 && frame2.timings.reusedPositions > 10)
+        #expect(frame2.timings.encodeSecondsPerTile.count == 1)
+
+        // Same logits as a fresh session given only that frame.
+        let fresh = try ChatSession(model: model, configuration: .init(threads: 2, systemPrompt: system, maxTiles: 1, recordsPromptLogits: true))
+        let alone = try await fresh.respond(to: UserMessage("Caption.", images: [Self.image("camera-gray-640x480.png")]), options: options).result
+        #expect(alone.timings.reusedPositions == 0)
+        let c = Comparison("frame 2 with reuse vs fresh", ours: try #require(frame2.promptLogits), reference: try #require(alone.promptLogits)[...])
+        #expect(c.maxAbsDiffOverStd <= 0.01, "\(c)")
+    }
+
+    @Test(.enabled(if: present, "tiny synthetic models are absent: run models/build-test-models.sh"))
+    func overflowIsTypedOrDropsOldTurns() async throws {
+        let model = try Self.pair()
+        let strict = try ChatSession(model: model, configuration: .init(contextLength: 300, threads: 2))
+        let options = GenerationOptions(maxTokens: 4, temperature: 0)
+        let big = UserMessage("Describe.", images: [Self.image("chelsea-300x200.png")])  // 875 positions
+        await #expect(throws: ModelError.self) { _ = try await strict.respond(to: big, options: options).result }
+        _ = try await strict.respond(to: "Hi.", options: options).result  // still usable
+
+        let rolling = try ChatSession(model: model, configuration: .init(contextLength: 220, threads: 2, overflow: .dropOldestTurns, maxTiles: 1))
+        let image = UserMessage("Describe.", images: [Self.image("chelsea-300x200.png")])  // ~90 positions with one tile
+        for _ in 0 ..< 4 { _ = try await rolling.respond(to: image, options: options).result }
+        #expect(rolling.transcript.chunks.count > 0)
+    }
+
+    @Test(.enabled(if: present, "tiny synthetic models are absent: run models/build-test-models.sh"))
+    func oneAnswerAtATimeAndTextOnlyModelsRefuseImages() async throws {
+        let model = try Self.pair()
+        let session = try ChatSession(model: model, configuration: .init(threads: 2))
+        let long = session.respond(to: "Go on.", options: GenerationOptions(maxTokens: 100_000, temperature: 0))
+        let second = session.respond(to: "Me too.", options: GenerationOptions(maxTokens: 1))
+        await #expect(throws: ChatSessionError.busy) { _ = try await second.result }
+        long.cancel()
+        _ = try await long.result
+
+        let textOnly = try ChatSession(model: SmolVLMModel(model: Self.textPath), configuration: .init(threads: 2))
+        await #expect(throws: ChatSessionError.noVisionModel(images: 1)) {
+            _ = try await textOnly.respond(to: UserMessage("What?", images: [Self.image("chelsea-300x200.png")])).result
+        }
+    }
+}
