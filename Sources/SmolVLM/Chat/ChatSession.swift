@@ -130,15 +130,14 @@ public final class ChatSession: @unchecked Sendable {
             return ChatResponse(pieces: pieces, outcome: outcome)
         }
         let thread = Thread { [self] in
-            defer { busy.store(false, ordering: .releasing) }
-            do {
-                let result = try answer(message, options: options, outcome: outcome) { continuation.yield($0) }
-                continuation.finish()
-                outcome.finish(.success(result))
-            } catch {
-                continuation.finish(throwing: error)
-                outcome.finish(.failure(error))
+            let result = Result { try answer(message, options: options, outcome: outcome) { continuation.yield($0) } }
+            // Free the session before anyone learns the turn is over, so the next call finds it idle.
+            busy.store(false, ordering: .releasing)
+            switch result {
+            case .success: continuation.finish()
+            case let .failure(error): continuation.finish(throwing: error)
             }
+            outcome.finish(result)
         }
         thread.stackSize = 8 << 20
         thread.start()
