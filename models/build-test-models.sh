@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds the synthetic models the tests compare against llama.cpp fixtures, and checks each is
 # byte-identical to the file the fixtures were made from (Tests/Fixtures/models/synthetic.sha256).
-# Needs python3 with numpy and gguf==0.19.0, and models/SmolLM2-135M-Instruct.Q4_1.gguf (its
-# tokenizer is copied). About 20 s and 1 GB of disk.
+# Needs python3 with pip (numpy and gguf==0.19.0 are installed if missing) and fetches
+# models/SmolLM2-135M-Instruct.Q4_1.gguf if missing (its tokenizer is copied). About 20 s and 1 GB of disk.
 #
 #   models/build-test-models.sh            build, then verify
 #   models/build-test-models.sh --record   build, then record the hashes (after regenerating fixtures)
@@ -11,6 +11,8 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 sums=Tests/Fixtures/models/synthetic.sha256
 
+python3 -c "import numpy, gguf" 2>/dev/null ||
+    python3 -m pip install --quiet --disable-pip-version-check "numpy>=2,<3" "gguf==0.19.0"
 [ -f models/SmolLM2-135M-Instruct.Q4_1.gguf ] || ./models/fetch-smollm2.sh
 python3 models/make_synthetic.py --preset tiny --types f16,q8_0
 python3 models/make_synthetic.py --preset tiny --types f16,q8_0 --parts mmproj --no-preproc-size
