@@ -237,7 +237,7 @@ struct SlicingTests {
     func degenerateImagesDecodeAndPreprocess(_ size: (Int, Int)) throws {
         let (w, h) = size
         let rows = (0 ..< h).map { y in (0 ..< w).map { x in UInt8(truncatingIfNeeded: x &* 7 &+ y &* 13) } }
-        let image = try ImageDecoder().decode(data: TinyPNG.gray(width: w, height: h, rows: rows))
+        let image = try ImageDecoder().decode(data: PNGBuilder.gray(width: w, height: h, rows: rows))
         #expect(image.width == w && image.height == h)
         for p in [Self.longest, Self.uhd, try Self.budget(1), try Self.budget(4), try Self.budget(2, longestEdge: nil)] {
             let plan = p.plan(width: w, height: h)
@@ -248,36 +248,3 @@ struct SlicingTests {
     }
 }
 
-/// An 8-bit grayscale PNG built by hand (stored deflate blocks, correct CRCs and Adler-32).
-fileprivate enum TinyPNG {
-    static func crc32(_ bytes: some Sequence<UInt8>) -> UInt32 {
-        var c: UInt32 = 0xFFFF_FFFF
-        for b in bytes {
-            c ^= UInt32(b)
-            for _ in 0 ..< 8 { c = c & 1 != 0 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
-        }
-        return ~c
-    }
-
-    static func be32(_ v: UInt32) -> [UInt8] { [UInt8(v >> 24), UInt8(v >> 16 & 0xFF), UInt8(v >> 8 & 0xFF), UInt8(v & 0xFF)] }
-
-    static func chunk(_ type: String, _ data: [UInt8]) -> [UInt8] {
-        let body = Array(type.utf8) + data
-        return be32(UInt32(data.count)) + body + be32(crc32(body))
-    }
-
-    static func gray(width: Int, height: Int, rows: [[UInt8]]) -> [UInt8] {
-        let raw = rows.flatMap { [UInt8(0)] + $0 }
-        var z: [UInt8] = [0x78, 0x01]
-        let blocks = stride(from: 0, to: raw.count, by: 65535).map { raw[$0 ..< min($0 + 65535, raw.count)] }
-        for (i, block) in blocks.enumerated() {
-            let n = UInt16(block.count)
-            z += [i == blocks.count - 1 ? 1 : 0, UInt8(n & 0xFF), UInt8(n >> 8), UInt8(~n & 0xFF), UInt8(~n >> 8)] + block
-        }
-        var a: UInt32 = 1, b: UInt32 = 0
-        for x in raw { a = (a + UInt32(x)) % 65521; b = (b + a) % 65521 }
-        z += be32(b << 16 | a)
-        let ihdr = be32(UInt32(width)) + be32(UInt32(height)) + [8, 0, 0, 0, 0]
-        return [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] + chunk("IHDR", ihdr) + chunk("IDAT", z) + chunk("IEND", [])
-    }
-}
