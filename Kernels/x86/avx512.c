@@ -683,9 +683,72 @@ static float sv_vec_dot_q5_1_q8_1_avx512_vnni(int64_t n, const void *vw, const v
     return sv_hsum_ps256(acc) + summ;
 }
 
+// MARK: - VNNI register-tiled products
+//
+// gemm_q8_0_q8_0: RM weight rows × RN activation rows per tile, every output its own
+// 8-lane accumulator taking exactly the vec_dot's fma(d_w·d_x, lanes, acc) per block, then
+// the same hsum, so each output is the vec_dot's float bit for bit. The tile shares the
+// work that does not depend on the pair: a weight block is loaded and biased once for RN
+// activation rows, an activation block is loaded once for RM weight rows, and its bias term
+// −128·Σy is computed once and fed to each pair's dpbusd as the starting value (the same
+// exact int32 lanes as the vec_dot's subtraction). The RM·RN scale products d_w·d_x (exact
+// conversions, one rounding: the vec_dot's product) come from two conversions and two
+// multiplies per block; each pair's FMA takes its product as an embedded-broadcast load,
+// which keeps the multiply off the two pipes that run dpbusd and the FMAs.
+// 4 × 4 keeps all 16 accumulators, the 4 activation blocks and their bias terms in the
+// 32 vector registers.
+#define SV_GEMM_Q8_0_VNNI_RM 4
+#define SV_GEMM_Q8_0_VNNI_RN 4
+
+static inline __attribute__((always_inline)) void sv_gemm_q8_0_q8_0_tile_vnni(
+    const int RM, const int RN, int64_t nb, const char *w, size_t ws, const char *x, size_t xs,
+    float *y, int64_t ys) {
+    const __m256i bias = _mm256_set1_epi8((char)0x80);
+    __m256 acc[SV_GEMM_Q8_0_VNNI_RM][SV_GEMM_Q8_0_VNNI_RN];
+    for (int i = 0; i < RM; i++)
+        for (int j = 0; j < RN; j++) acc[i][j] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        __m256i yq[SV_GEMM_Q8_0_VNNI_RN], ybias[SV_GEMM_Q8_0_VNNI_RN];
+        uint64_t hw = 0, hx = 0;
+        for (int j = 0; j < RN; j++) {
+            const sv_block_q8_0 *xb = (const sv_block_q8_0 *)(x + (size_t)j * xs) + b;
+            yq[j] = sv_load_256(xb->qs);
+            ybias[j] = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_dpbusd_epi32(_mm256_setzero_si256(), bias, yq[j]));
+            hx |= (uint64_t)xb->d << (16 * j);
+        }
+        for (int i = 0; i < RM; i++) hw |= (uint64_t)((const sv_block_q8_0 *)(w + (size_t)i * ws) + b)->d << (16 * i);
+        // sc[4i + j] = d_w[i] · d_x[j]. Read back through volatile so the compiler keeps the
+        // memory round trip (a broadcast load per pair) instead of rebuilding it with shuffles.
+        const __m128 fw = _mm_cvtph_ps(_mm_cvtsi64_si128((long long)hw));
+        const __m256 fxx = _mm256_castsi256_ps(_mm256_broadcastsi128_si256(_mm_castps_si128(_mm_cvtph_ps(_mm_cvtsi64_si128((long long)hx)))));
+        __attribute__((aligned(32))) float sc[16];
+        _mm256_store_ps(sc, _mm256_mul_ps(_mm256_permutexvar_ps(_mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1), _mm256_castps128_ps256(fw)), fxx));
+        if (RM > 2) _mm256_store_ps(sc + 8, _mm256_mul_ps(_mm256_permutexvar_ps(_mm256_setr_epi32(2, 2, 2, 2, 3, 3, 3, 3), _mm256_castps128_ps256(fw)), fxx));
+        for (int i = 0; i < RM; i++) {
+            const sv_block_q8_0 *wb = (const sv_block_q8_0 *)(w + (size_t)i * ws) + b;
+            const __m256i wu = _mm256_xor_si256(sv_load_256(wb->qs), bias);
+            for (int j = 0; j < RN; j++) {
+                const __m256i p = _mm256_dpbusd_epi32(ybias[j], wu, yq[j]);
+                acc[i][j] = _mm256_fmadd_ps(_mm256_set1_ps(((volatile float *)sc)[4 * i + j]), _mm256_cvtepi32_ps(p), acc[i][j]);
+            }
+        }
+    }
+    for (int i = 0; i < RM; i++)
+        for (int j = 0; j < RN; j++) y[(int64_t)j * ys + i] = sv_hsum_ps256(acc[i][j]);
+}
+
+SV_GEMM_TILE_FNS(sv_gemm_q8_0_q8_0_, _avx512_vnni, sv_gemm_q8_0_q8_0_tile_vnni)
+
+static void sv_gemm_q8_0_q8_0_avx512_vnni(int64_t n, const void *w, size_t ws, int64_t nr,
+                                          const void *x, size_t xs, int64_t nc, float *y, int64_t ys) {
+    static const sv_gemm_tile_fn tiles[] = SV_GEMM_TILE_TABLE(sv_gemm_q8_0_q8_0_, _avx512_vnni);
+    sv_gemm_walk(tiles, SV_GEMM_Q8_0_VNNI_RM, SV_GEMM_Q8_0_VNNI_RN, n / SV_QK8_0, w, ws, nr, x, xs, nc, y, ys);
+}
+
 void sv_fill_kernels_avx512_vnni(sv_kernels *k) {
     sv_fill_kernels_avx512(k);
     k->vec_dot[SV_TYPE_Q8_0] = sv_vec_dot_q8_0_q8_0_avx512_vnni;
+    k->gemm[SV_TYPE_Q8_0] = sv_gemm_q8_0_q8_0_avx512_vnni;
     k->vec_dot[SV_TYPE_Q4_0] = sv_vec_dot_q4_0_q8_0_avx512_vnni;
     k->vec_dot[SV_TYPE_Q4_1] = sv_vec_dot_q4_1_q8_1_avx512_vnni;
     k->vec_dot[SV_TYPE_Q5_0] = sv_vec_dot_q5_0_q8_0_avx512_vnni;
