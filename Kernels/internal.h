@@ -39,6 +39,64 @@ float sv_vec_dot_q6_K_q8_K_generic(int64_t n, const void *w, const void *x);
 
 void sv_fill_kernels_generic(sv_kernels *k);
 
+// MARK: - Register-tiled matrix products
+//
+// A fill function that installs vec_dot[t] must install the matching gemm[t] or clear it:
+// a gemm is only correct next to the vec_dot whose bits it reproduces (the tests compare
+// every table's pair on random data).
+
+/// One rm × rn register tile of an sv_gemm_fn over nb blocks per row (pointers at the tile).
+typedef void (*sv_gemm_tile_fn)(int64_t nb, const char *w, size_t w_stride,
+                                const char *x, size_t x_stride, float *y, int64_t y_stride);
+
+#define SV_GEMM_TILE_MAX 4
+
+/// Covers nr × nc outputs with rm_max × rn_max tiles (at most SV_GEMM_TILE_MAX each) and the
+/// edges with smaller ones: tiles[(rm - 1) · SV_GEMM_TILE_MAX + (rn - 1)] computes rm weight
+/// rows × rn activation rows. Weight rows are the outer loop, so a tile's weight rows stay in
+/// L1 while every activation row of the block streams past them.
+static inline void sv_gemm_walk(const sv_gemm_tile_fn tiles[SV_GEMM_TILE_MAX * SV_GEMM_TILE_MAX],
+                                int rm_max, int rn_max, int64_t nb,
+                                const void *w, size_t w_stride, int64_t nr,
+                                const void *x, size_t x_stride, int64_t nc,
+                                float *y, int64_t y_stride) {
+    const char *wb = w, *xb = x;
+    for (int64_t i = 0; i < nr; i += rm_max) {
+        const int rm = (nr - i < rm_max) ? (int)(nr - i) : rm_max;
+        for (int64_t j = 0; j < nc; j += rn_max) {
+            const int rn = (nc - j < rn_max) ? (int)(nc - j) : rn_max;
+            tiles[(rm - 1) * SV_GEMM_TILE_MAX + (rn - 1)](nb, wb + (size_t)i * w_stride, w_stride,
+                                                           xb + (size_t)j * x_stride, x_stride,
+                                                           y + j * y_stride + i, y_stride);
+        }
+    }
+}
+
+/// The 4 × 4 table of tile functions PREFIX##rm##x##rn##SUFFIX, for sv_gemm_walk.
+#define SV_GEMM_TILE_TABLE(PREFIX, SUFFIX)                                                     \
+    {                                                                                          \
+        PREFIX##1x1##SUFFIX, PREFIX##1x2##SUFFIX, PREFIX##1x3##SUFFIX, PREFIX##1x4##SUFFIX,    \
+        PREFIX##2x1##SUFFIX, PREFIX##2x2##SUFFIX, PREFIX##2x3##SUFFIX, PREFIX##2x4##SUFFIX,    \
+        PREFIX##3x1##SUFFIX, PREFIX##3x2##SUFFIX, PREFIX##3x3##SUFFIX, PREFIX##3x4##SUFFIX,    \
+        PREFIX##4x1##SUFFIX, PREFIX##4x2##SUFFIX, PREFIX##4x3##SUFFIX, PREFIX##4x4##SUFFIX,    \
+    }
+
+/// Defines the 16 tile functions PREFIX##rm##x##rn##SUFFIX, each BODY(rm, rn, ...) inlined.
+#define SV_GEMM_TILE_FN(PREFIX, SUFFIX, BODY, rm, rn)                                          \
+    static void PREFIX##rm##x##rn##SUFFIX(int64_t nb, const char *w, size_t ws, const char *x, \
+                                          size_t xs, float *y, int64_t ys) {                   \
+        BODY(rm, rn, nb, w, ws, x, xs, y, ys);                                                 \
+    }
+#define SV_GEMM_TILE_FNS(PREFIX, SUFFIX, BODY)                                                 \
+    SV_GEMM_TILE_FN(PREFIX, SUFFIX, BODY, 1, 1) SV_GEMM_TILE_FN(PREFIX, SUFFIX, BODY, 1, 2)    \
+    SV_GEMM_TILE_FN(PREFIX, SUFFIX, BODY, 1, 3) SV_GEMM_TILE_FN(PREFIX, SUFFIX, BODY, 1, 4)    \
+    SV_GEMM_TILE_FN(PREFIX, SUFFIX, BODY, 2, 1) SV_GEMM_TILE_FN(PREFIX, SUFFIX, BODY, 2, 2)    \
+    SV_GEMM_TILE_FN(PREFIX, SUFFIX, BODY, 2, 3) SV_GEMM_TILE_FN(PREFIX, SUFFIX, BODY, 2, 4)    \
+    SV_GEMM_TILE_FN(PREFIX, SUFFIX, BODY, 3, 1) SV_GEMM_TILE_FN(PREFIX, SUFFIX, BODY, 3, 2)    \
+    SV_GEMM_TILE_FN(PREFIX, SUFFIX, BODY, 3, 3) SV_GEMM_TILE_FN(PREFIX, SUFFIX, BODY, 3, 4)    \
+    SV_GEMM_TILE_FN(PREFIX, SUFFIX, BODY, 4, 1) SV_GEMM_TILE_FN(PREFIX, SUFFIX, BODY, 4, 2)    \
+    SV_GEMM_TILE_FN(PREFIX, SUFFIX, BODY, 4, 3) SV_GEMM_TILE_FN(PREFIX, SUFFIX, BODY, 4, 4)
+
 // MARK: - Per-ISA fill functions (defined only where the ISA's file is compiled)
 
 #if defined(__x86_64__) || defined(_M_X64)

@@ -56,6 +56,17 @@ static float sv_dot_f16_tinyblas_avx2(int64_t n, const void *w, const void *x) {
 #define SV_MATMUL_TILE_MAX_ROWS 64
 // Activation rows that meet one W row back to back.
 #define SV_MATMUL_X_GROUP 4
+// Activation rows per gemm call: with the W tile, a block that sits in L2 while the gemm's
+// register tiles walk it (weight rows outer, so each tile's weight rows stay in L1).
+#define SV_MATMUL_GEMM_X_GROUP 64
+
+void sv_gemm_by_vec_dot(sv_vec_dot_fn dot, int64_t n, const void *w, size_t w_stride, int64_t nr,
+                        const void *x, size_t x_stride, int64_t nc, float *y, int64_t y_stride) {
+    const char *wb = w, *xb = x;
+    for (int64_t i = 0; i < nr; i++)
+        for (int64_t j = 0; j < nc; j++)
+            y[j * y_stride + i] = dot(n, wb + (size_t)i * w_stride, xb + (size_t)j * x_stride);
+}
 
 static void sv_matmul_rows_with(const sv_kernels *k, sv_type wt, int64_t n,
                                 const void *w, size_t w_stride,
@@ -84,6 +95,20 @@ static void sv_matmul_rows_with(const sv_kernels *k, sv_type wt, int64_t n,
     int64_t tile = row_bytes ? (int64_t)(SV_MATMUL_TILE_BYTES / row_bytes) : SV_MATMUL_TILE_MAX_ROWS;
     if (tile < SV_MATMUL_TILE_MIN_ROWS) tile = SV_MATMUL_TILE_MIN_ROWS;
     if (tile > SV_MATMUL_TILE_MAX_ROWS) tile = SV_MATMUL_TILE_MAX_ROWS;
+
+    // A tiled twin of the same vec_dot (never for an overriding mdot: its order is another).
+    const sv_gemm_fn gemm = (mdot == dot) ? k->gemm[wt] : NULL;
+    if (gemm != NULL) {
+        for (int64_t t0 = r0; t0 < r1; t0 += tile) {
+            const int64_t t1 = (t0 + tile < r1) ? t0 + tile : r1;
+            for (int64_t j0 = 0; j0 < m; j0 += SV_MATMUL_GEMM_X_GROUP) {
+                const int64_t j1 = (j0 + SV_MATMUL_GEMM_X_GROUP < m) ? j0 + SV_MATMUL_GEMM_X_GROUP : m;
+                gemm(n, wb + (size_t)t0 * w_stride, w_stride, t1 - t0,
+                     xb + (size_t)j0 * x_stride, x_stride, j1 - j0, y + j0 * y_stride + t0, y_stride);
+            }
+        }
+        return;
+    }
 
     // Within a W tile, activation rows go in small groups: each W row is then read
     // from L2 once per group and hit in L1 for the rest of it, while the group's

@@ -127,6 +127,15 @@ typedef void (*sv_from_float_fn)(const float *x, void *y, int64_t n);
 /// One dot product of a weight row against an activation row of the partner type, n elements.
 typedef float (*sv_vec_dot_fn)(int64_t n, const void *w, const void *x);
 
+/// A block of a matrix product: y[j·y_stride + i] = vec_dot(n, w_i, x_j) for weight rows
+/// i < nr (row i at (char *)w + i·w_stride) and activation rows j < nc (at (char *)x + j·x_stride),
+/// each output the same float, bit for bit, as the table's vec_dot for that pair. Twins gain
+/// by register tiles (each weight block loaded once for several activation rows and vice
+/// versa), never by reordering a dot's float additions.
+typedef void (*sv_gemm_fn)(int64_t n, const void *w, size_t w_stride, int64_t nr,
+                           const void *x, size_t x_stride, int64_t nc,
+                           float *y, int64_t y_stride);
+
 /// y[i] = silu(g[i]) · u[i] for n elements (see sv_swiglu_f32 for the numerics).
 typedef void (*sv_swiglu_fn)(int64_t n, const float *g, const float *u, float *y);
 
@@ -149,6 +158,9 @@ typedef struct sv_kernels {
     const char *name;
     sv_from_float_fn from_float[SV_TYPE_COUNT];  // indexed by partner type
     sv_vec_dot_fn vec_dot[SV_TYPE_COUNT];        // indexed by weight type
+    // Indexed by weight type; NULL where the table has no tiled twin (products then loop over
+    // vec_dot, which is also the oracle). Valid only with the same table's vec_dot.
+    sv_gemm_fn gemm[SV_TYPE_COUNT];
     sv_swiglu_fn swiglu;
     sv_attention_block_f32acc_fn attention_block_f32acc;
     sv_attention_row_f16acc_fn attention_row_f16acc;
@@ -162,6 +174,10 @@ static inline sv_from_float_fn sv_kernels_from_float(const sv_kernels *k, sv_typ
 }
 static inline sv_vec_dot_fn sv_kernels_vec_dot(const sv_kernels *k, sv_type weight) {
     return (unsigned)weight < SV_TYPE_COUNT ? k->vec_dot[weight] : (sv_vec_dot_fn)0;
+}
+
+static inline sv_gemm_fn sv_kernels_gemm(const sv_kernels *k, sv_type weight) {
+    return (unsigned)weight < SV_TYPE_COUNT ? k->gemm[weight] : (sv_gemm_fn)0;
 }
 
 /// The table for one instruction set, or NULL if it is not compiled in or the CPU lacks it.
@@ -184,7 +200,9 @@ int sv_isa_supported(sv_isa isa);
 ///   Y:  f32, element (j, r) at y[j * y_stride + r].
 /// Callers split [0, rows) among threads; calls on disjoint row ranges may run concurrently.
 /// m == 1 is the matrix-vector product. For m > 1 the kernel tiles over W rows so a tile of W
-/// stays in cache while it meets every activation row.
+/// stays in cache while it meets every activation row, and computes each tile with the table's
+/// gemm for wt when it has one (same bits as vec_dot, so results never depend on m or on how
+/// callers split the rows).
 void sv_matmul_rows(const sv_kernels *k, sv_type wt, int64_t n,
                     const void *w, size_t w_stride,
                     const void *x, size_t x_stride, int64_t m,
@@ -201,6 +219,11 @@ void sv_matmul_rows_sgemm(const sv_kernels *k, sv_type wt, int64_t n,
                           const void *x, size_t x_stride, int64_t m,
                           float *y, int64_t y_stride,
                           int64_t r0, int64_t r1);
+
+/// The oracle every gemm twin is tested against: the same block of outputs as sv_gemm_fn, one
+/// call of `dot` per (weight row, activation row).
+void sv_gemm_by_vec_dot(sv_vec_dot_fn dot, int64_t n, const void *w, size_t w_stride, int64_t nr,
+                        const void *x, size_t x_stride, int64_t nc, float *y, int64_t y_stride);
 
 // MARK: - Normalization and attention (ggml's CPU numerics)
 

@@ -759,6 +759,140 @@ static void sv_attention_row_f16acc_partial_avx2(const sv_kernels *k, int64_t d,
     sv_attn_f16acc_loop_avx2(k, d, q, keys, values, stride, n_kv, scale, scratch, partial + 2, &partial[0], &partial[1]);
 }
 
+// MARK: - Register-tiled products
+//
+// gemm_q8_0_q8_0: RM weight rows × RN activation rows per tile, each output its own 8-lane
+// accumulator taking exactly sv_vec_dot_q8_0_q8_0_avx2's steps (the sign trick, maddubs,
+// madd, fma(d_w·d_x, lanes, acc) block after block, the same hsum), so every output is that
+// vec_dot's float bit for bit. A weight block is loaded (and its |w| taken) once for RN
+// activation rows, an activation block once for RM weight rows; the RM·RN scale products
+// (exact conversions, one rounding each, as scale2) come from two conversions and two
+// multiplies per block and reach each pair's FMA as a broadcast load.
+#ifndef SV_GEMM_Q8_0_AVX2_RM
+#define SV_GEMM_Q8_0_AVX2_RM 2
+#endif
+#ifndef SV_GEMM_Q8_0_AVX2_RN
+#define SV_GEMM_Q8_0_AVX2_RN 4
+#endif
+
+static inline __attribute__((always_inline)) void sv_gemm_q8_0_q8_0_tile_avx2(
+    const int RM, const int RN, int64_t nb, const char *w, size_t ws, const char *x, size_t xs,
+    float *y, int64_t ys) {
+    __m256 acc[4][4];
+    for (int i = 0; i < RM; i++)
+        for (int j = 0; j < RN; j++) acc[i][j] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        __m256i yq[4];
+        uint64_t hw = 0, hx = 0;
+        for (int j = 0; j < RN; j++) {
+            const sv_block_q8_0 *xb = (const sv_block_q8_0 *)(x + (size_t)j * xs) + b;
+            yq[j] = _mm256_loadu_si256((const __m256i *)xb->qs);
+            hx |= (uint64_t)xb->d << (16 * j);
+        }
+        for (int i = 0; i < RM; i++) hw |= (uint64_t)((const sv_block_q8_0 *)(w + (size_t)i * ws) + b)->d << (16 * i);
+        // sc[4i + j] = d_w[i] · d_x[j], read back through volatile so each pair gets a
+        // broadcast load rather than shuffles the compiler would rebuild it with.
+        const __m256 fw = _mm256_castps128_ps256(_mm_cvtph_ps(_mm_cvtsi64_si128((long long)hw)));
+        const __m256 fxx = _mm256_castsi256_ps(_mm256_broadcastsi128_si256(_mm_castps_si128(_mm_cvtph_ps(_mm_cvtsi64_si128((long long)hx)))));
+        __attribute__((aligned(32))) float sc[16];
+        _mm256_store_ps(sc, _mm256_mul_ps(_mm256_permutevar8x32_ps(fw, _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1)), fxx));
+        if (RM > 2) _mm256_store_ps(sc + 8, _mm256_mul_ps(_mm256_permutevar8x32_ps(fw, _mm256_setr_epi32(2, 2, 2, 2, 3, 3, 3, 3)), fxx));
+        for (int i = 0; i < RM; i++) {
+            const sv_block_q8_0 *wb = (const sv_block_q8_0 *)(w + (size_t)i * ws) + b;
+            const __m256i wv = _mm256_loadu_si256((const __m256i *)wb->qs);
+            const __m256i wa = _mm256_sign_epi8(wv, wv);
+            for (int j = 0; j < RN; j++) {
+                const __m256i p = sv_avx2_dot_u8_i8(wa, _mm256_sign_epi8(yq[j], wv));
+                acc[i][j] = _mm256_fmadd_ps(_mm256_set1_ps(((volatile float *)sc)[4 * i + j]), _mm256_cvtepi32_ps(p), acc[i][j]);
+            }
+        }
+    }
+    for (int i = 0; i < RM; i++)
+        for (int j = 0; j < RN; j++) y[(int64_t)j * ys + i] = sv_avx2_hsum_ps(acc[i][j]);
+}
+
+SV_GEMM_TILE_FNS(sv_gemm_q8_0_q8_0_, _avx2, sv_gemm_q8_0_q8_0_tile_avx2)
+
+static void sv_gemm_q8_0_q8_0_avx2(int64_t n, const void *w, size_t ws, int64_t nr,
+                                   const void *x, size_t xs, int64_t nc, float *y, int64_t ys) {
+    static const sv_gemm_tile_fn tiles[] = SV_GEMM_TILE_TABLE(sv_gemm_q8_0_q8_0_, _avx2);
+    sv_gemm_walk(tiles, SV_GEMM_Q8_0_AVX2_RM, SV_GEMM_Q8_0_AVX2_RN, n / SV_QK8_0, w, ws, nr, x, xs, nc, y, ys);
+}
+
+// gemm_q4_K_q8_K: sv_vec_dot_q4_K_q8_K_avx2's steps for each of RM × RN pairs (the same
+// instructions on the same operands, so the same int32 lanes, the same d·d_x and dmin·d_x
+// products, the same FMAs into the pair's own accf and accm, the same final reduction).
+// What the tile shares: a weight super-block's scales and mins are unpacked once, and each
+// 64-quant step's nibbles and scale vectors once, for RN activation rows; an activation
+// step's 64 bytes are loaded once for RM weight rows. 1 × 4 measured fastest (2 × 2 and
+// wider spill: each weight row holds its nibbles and two scale vectors per step).
+#ifndef SV_GEMM_Q4_K_AVX2_RM
+#define SV_GEMM_Q4_K_AVX2_RM 1
+#endif
+#ifndef SV_GEMM_Q4_K_AVX2_RN
+#define SV_GEMM_Q4_K_AVX2_RN 4
+#endif
+
+static inline __attribute__((always_inline)) void sv_gemm_q4_K_q8_K_tile_avx2(
+    const int RM, const int RN, int64_t nb, const char *w, size_t ws, const char *x, size_t xs,
+    float *y, int64_t ys) {
+    const __m256i low4 = _mm256_set1_epi8(0x0F);
+    __m256 accf[4][4];
+    __m128 accm[4][4];
+    for (int i = 0; i < RM; i++)
+        for (int j = 0; j < RN; j++) accf[i][j] = _mm256_setzero_ps(), accm[i][j] = _mm_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        const sv_block_q4_K *wb[4];
+        const sv_block_q8_K *xb[4];
+        __m128i sm[4];
+        __m256i scales16[4], acc[4][4];
+        for (int i = 0; i < RM; i++) {
+            wb[i] = (const sv_block_q4_K *)(w + (size_t)i * ws) + b;
+            sm[i] = sv_avx2_k4_scales_mins(wb[i]->scales);
+            scales16[i] = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(sm[i]));
+        }
+        for (int j = 0; j < RN; j++) xb[j] = (const sv_block_q8_K *)(x + (size_t)j * xs) + b;
+        for (int i = 0; i < RM; i++)
+            for (int j = 0; j < RN; j++) acc[i][j] = _mm256_setzero_si256();
+        for (int sb = 0; sb < 8; sb += 2) {
+            __m256i y_lo[4], y_hi[4];
+            for (int j = 0; j < RN; j++) {
+                y_lo[j] = _mm256_loadu_si256((const __m256i *)(xb[j]->qs + 32 * sb));
+                y_hi[j] = _mm256_loadu_si256((const __m256i *)(xb[j]->qs + 32 * sb + 32));
+            }
+            for (int i = 0; i < RM; i++) {
+                const __m256i bits = _mm256_loadu_si256((const __m256i *)(wb[i]->qs + 16 * sb));
+                const __m256i lo = _mm256_and_si256(bits, low4);
+                const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), low4);
+                const __m256i s_lo = sv_avx2_k4_scale(scales16[i], sb), s_hi = sv_avx2_k4_scale(scales16[i], sb + 1);
+                for (int j = 0; j < RN; j++) {
+                    const __m256i p_lo = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, y_lo[j]), s_lo);
+                    const __m256i p_hi = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, y_hi[j]), s_hi);
+                    acc[i][j] = _mm256_add_epi32(acc[i][j], _mm256_add_epi32(p_lo, p_hi));
+                }
+            }
+        }
+        for (int i = 0; i < RM; i++) {
+            const __m128 dm = sv_avx2_h2f_pair(&wb[i]->d);
+            for (int j = 0; j < RN; j++) {
+                const __m128 dd = _mm_mul_ps(dm, _mm_set1_ps(xb[j]->d)); // d, dmin
+                accf[i][j] = _mm256_fmadd_ps(_mm256_broadcastss_ps(dd), _mm256_cvtepi32_ps(acc[i][j]), accf[i][j]);
+                accm[i][j] = _mm_fmadd_ps(_mm_shuffle_ps(dd, dd, _MM_SHUFFLE(1, 1, 1, 1)), _mm_cvtepi32_ps(sv_avx2_k4_min_dot(sm[i], xb[j]->bsums)), accm[i][j]);
+            }
+        }
+    }
+    for (int i = 0; i < RM; i++)
+        for (int j = 0; j < RN; j++) y[(int64_t)j * ys + i] = sv_avx2_hsum_ps(accf[i][j]) - sv_avx2_hsum_ps128(accm[i][j]);
+}
+
+SV_GEMM_TILE_FNS(sv_gemm_q4_K_q8_K_, _avx2, sv_gemm_q4_K_q8_K_tile_avx2)
+
+static void sv_gemm_q4_K_q8_K_avx2(int64_t n, const void *w, size_t ws, int64_t nr,
+                                   const void *x, size_t xs, int64_t nc, float *y, int64_t ys) {
+    static const sv_gemm_tile_fn tiles[] = SV_GEMM_TILE_TABLE(sv_gemm_q4_K_q8_K_, _avx2);
+    sv_gemm_walk(tiles, SV_GEMM_Q4_K_AVX2_RM, SV_GEMM_Q4_K_AVX2_RN, n / SV_QK_K, w, ws, nr, x, xs, nc, y, ys);
+}
+
 #pragma clang attribute pop
 
 // MARK: - Table
@@ -776,11 +910,13 @@ void sv_fill_kernels_avx2(sv_kernels *k) {
     k->vec_dot[SV_TYPE_F16] = sv_vec_dot_f16_f16_avx2;
     k->vec_dot[SV_TYPE_BF16] = sv_vec_dot_bf16_bf16_avx2;
     k->vec_dot[SV_TYPE_Q8_0] = sv_vec_dot_q8_0_q8_0_avx2;
+    k->gemm[SV_TYPE_Q8_0] = sv_gemm_q8_0_q8_0_avx2;
     k->vec_dot[SV_TYPE_Q4_0] = sv_vec_dot_q4_0_q8_0_avx2;
     k->vec_dot[SV_TYPE_Q4_1] = sv_vec_dot_q4_1_q8_1_avx2;
     k->vec_dot[SV_TYPE_Q5_0] = sv_vec_dot_q5_0_q8_0_avx2;
     k->vec_dot[SV_TYPE_Q5_1] = sv_vec_dot_q5_1_q8_1_avx2;
     k->vec_dot[SV_TYPE_Q4_K] = sv_vec_dot_q4_K_q8_K_avx2;
+    k->gemm[SV_TYPE_Q4_K] = sv_gemm_q4_K_q8_K_avx2;
     k->vec_dot[SV_TYPE_Q5_K] = sv_vec_dot_q5_K_q8_K_avx2;
     k->vec_dot[SV_TYPE_Q6_K] = sv_vec_dot_q6_K_q8_K_avx2;
 

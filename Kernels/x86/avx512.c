@@ -241,6 +241,87 @@ static float sv_vec_dot_q6_K_q8_K_avx512(int64_t n, const void *vw, const void *
     return _mm512_reduce_add_ps(acc);
 }
 
+// gemm_q6_K_q8_K: sv_vec_dot_q6_K_q8_K_avx512's steps for each of RM × RN pairs (the same
+// instructions on the same operands: the same int32 lanes, the same d·d_x, the same FMA
+// into the pair's own accumulator and the same _mm512_reduce_add_ps). A weight
+// super-block's scales and each half's 6-bit quants and scale vectors are built once for RN
+// activation rows; an activation half's 128 bytes are loaded once for RM weight rows.
+// 1 × 4 measured fastest (the weight side is the expensive part to rebuild).
+#ifndef SV_GEMM_Q6_K_RM
+#define SV_GEMM_Q6_K_RM 1
+#endif
+#ifndef SV_GEMM_Q6_K_RN
+#define SV_GEMM_Q6_K_RN 4
+#endif
+
+static inline __attribute__((always_inline)) void sv_gemm_q6_K_q8_K_tile_avx512(
+    const int RM, const int RN, int64_t nb, const char *w, size_t ws, const char *x, size_t xs,
+    float *y, int64_t ys) {
+    const __m512i m4 = _mm512_set1_epi8(0x0F);
+    const __m512i m30 = _mm512_set1_epi8(0x30);
+    const __m512i qh_shift = _mm512_setr_epi64(0, 0, 0, 0, 2, 2, 2, 2);
+    const __m512i sidx = _mm512_setr_epi32(0, 0, 0, 0, 0x00010001, 0x00010001, 0x00010001, 0x00010001,
+                                           0x00020002, 0x00020002, 0x00020002, 0x00020002,
+                                           0x00030003, 0x00030003, 0x00030003, 0x00030003);
+    const __m512i four = _mm512_set1_epi16(4);
+    __m512 acc[4][4];
+    for (int i = 0; i < RM; i++)
+        for (int j = 0; j < RN; j++) acc[i][j] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; ++b) {
+        const sv_block_q6_K *wb[4];
+        const sv_block_q8_K *xb[4];
+        __m256i sc16[4];
+        __m512i sumi[4][4];
+        for (int j = 0; j < RN; j++) xb[j] = (const sv_block_q8_K *)(x + (size_t)j * xs) + b;
+        for (int i = 0; i < RM; i++) {
+            wb[i] = (const sv_block_q6_K *)(w + (size_t)i * ws) + b;
+            sc16[i] = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)wb[i]->scales));
+            for (int j = 0; j < RN; j++) {
+                const __m256i off = _mm256_slli_epi32(_mm256_madd_epi16(sv_load_256(xb[j]->bsums), sc16[i]), 5);
+                sumi[i][j] = _mm512_zextsi256_si512(_mm256_sub_epi32(_mm256_setzero_si256(), off));
+            }
+        }
+        for (int h = 0; h < 2; ++h) {
+            __m512i y0[4], y1[4];
+            for (int j = 0; j < RN; j++) {
+                y0[j] = _mm512_loadu_si512(xb[j]->qs + 128 * h);
+                y1[j] = _mm512_loadu_si512(xb[j]->qs + 128 * h + 64);
+            }
+            const __m512i idx0 = _mm512_add_epi16(sidx, _mm512_set1_epi16((short)(8 * h)));
+            const __m512i idx1 = _mm512_add_epi16(idx0, four);
+            for (int i = 0; i < RM; i++) {
+                const __m512i sc512 = _mm512_castsi256_si512(sc16[i]);
+                const __m512i ql = _mm512_loadu_si512(wb[i]->ql + 64 * h);
+                const __m512i qh = _mm512_srlv_epi64(_mm512_broadcast_i64x4(sv_load_256(wb[i]->qh + 32 * h)), qh_shift);
+                const __m512i q0 = _mm512_ternarylogic_epi32(ql, m4, _mm512_and_si512(_mm512_slli_epi16(qh, 4), m30), 0xEA);
+                const __m512i q1 = _mm512_ternarylogic_epi32(_mm512_srli_epi16(ql, 4), m4, _mm512_and_si512(qh, m30), 0xEA);
+                const __m512i s0 = _mm512_permutexvar_epi16(idx0, sc512);
+                const __m512i s1 = _mm512_permutexvar_epi16(idx1, sc512);
+                for (int j = 0; j < RN; j++) {
+                    const __m512i p0 = _mm512_maddubs_epi16(q0, y0[j]);
+                    const __m512i p1 = _mm512_maddubs_epi16(q1, y1[j]);
+                    sumi[i][j] = _mm512_add_epi32(sumi[i][j], _mm512_add_epi32(_mm512_madd_epi16(p0, s0), _mm512_madd_epi16(p1, s1)));
+                }
+            }
+        }
+        for (int i = 0; i < RM; i++) {
+            const float dw = sv_h2f(wb[i]->d);
+            for (int j = 0; j < RN; j++)
+                acc[i][j] = _mm512_fmadd_ps(_mm512_set1_ps(dw * xb[j]->d), _mm512_cvtepi32_ps(sumi[i][j]), acc[i][j]);
+        }
+    }
+    for (int i = 0; i < RM; i++)
+        for (int j = 0; j < RN; j++) y[(int64_t)j * ys + i] = _mm512_reduce_add_ps(acc[i][j]);
+}
+
+SV_GEMM_TILE_FNS(sv_gemm_q6_K_q8_K_, _avx512, sv_gemm_q6_K_q8_K_tile_avx512)
+
+static void sv_gemm_q6_K_q8_K_avx512(int64_t n, const void *w, size_t ws, int64_t nr,
+                                     const void *x, size_t xs, int64_t nc, float *y, int64_t ys) {
+    static const sv_gemm_tile_fn tiles[] = SV_GEMM_TILE_TABLE(sv_gemm_q6_K_q8_K_, _avx512);
+    sv_gemm_walk(tiles, SV_GEMM_Q6_K_RM, SV_GEMM_Q6_K_RN, n / SV_QK_K, w, ws, nr, x, xs, nc, y, ys);
+}
+
 // MARK: - Activation quantization (byte-identical to the scalar contract)
 
 /// One 32-value block: d = amax/127 (stored as f16), id = 127/amax, q = rne(x·id)
@@ -558,6 +639,7 @@ void sv_fill_kernels_avx512(sv_kernels *k) {
     k->vec_dot[SV_TYPE_Q5_0] = sv_vec_dot_q5_0_q8_0_avx512;
     k->vec_dot[SV_TYPE_Q5_1] = sv_vec_dot_q5_1_q8_1_avx512;
     k->vec_dot[SV_TYPE_Q6_K] = sv_vec_dot_q6_K_q8_K_avx512;
+    k->gemm[SV_TYPE_Q6_K] = sv_gemm_q6_K_q8_K_avx512;
     k->swiglu = sv_swiglu_f32_avx512;
     k->attention_block_f32acc = sv_attention_block_f32acc_avx512;
     k->attention_row_f16acc = sv_attention_row_f16acc_avx512;
@@ -683,13 +765,139 @@ static float sv_vec_dot_q5_1_q8_1_avx512_vnni(int64_t n, const void *vw, const v
     return sv_hsum_ps256(acc) + summ;
 }
 
+// MARK: - VNNI register-tiled products
+//
+// gemm_<w>_q8_x for the 32-element blocks: RM weight rows × RN activation rows per tile,
+// every output its own 8-lane accumulator taking exactly its vec_dot's fma(d_w·d_x, lanes,
+// acc) per block, then the same hsum (and for Q4_1/Q5_1 the same fmaf chain of m·s, added
+// last), so each output is the vec_dot's float bit for bit. The tile shares the work that
+// does not depend on the pair: a weight block is loaded and unpacked to unsigned bytes once
+// for RN activation rows, an activation block is loaded once for RM weight rows, and the
+// offset term −c·Σy (c = 128 for Q8_0's sign flip, 8 for Q4_0, 16 for Q5_0) is computed once
+// per activation block and fed to each pair's dpbusd as its starting value: the same exact
+// int32 lanes as the vec_dot's subtraction. The RM·RN scale products d_w·d_x (exact
+// conversions, one rounding: the vec_dot's product) come from two conversions and two
+// multiplies per block, and each pair's FMA takes its product as an embedded-broadcast
+// load, which keeps the multiply off the two pipes that run dpbusd and the FMAs. The m·s
+// chains of all pairs are lanes of two vectors (lane 4i + j: the pair's fmaf, unchanged).
+// 4 × 4 keeps the 16 accumulators, 4 activation blocks and their offset terms in the 32
+// vector registers.
+#define SV_GEMM_VNNI_RM 4
+#define SV_GEMM_VNNI_RN 4
+
+enum { SV_GEMM_Q8_0, SV_GEMM_Q4_0, SV_GEMM_Q4_1, SV_GEMM_Q5_0, SV_GEMM_Q5_1 };
+
+static inline __attribute__((always_inline)) void sv_gemm_q_tile_vnni(
+    const int kind, const int RM, const int RN, int64_t nb, const char *w, size_t ws,
+    const char *x, size_t xs, float *y, int64_t ys) {
+    const size_t wbytes = kind == SV_GEMM_Q8_0 ? sizeof(sv_block_q8_0) : kind == SV_GEMM_Q4_0 ? sizeof(sv_block_q4_0)
+                        : kind == SV_GEMM_Q4_1 ? sizeof(sv_block_q4_1) : kind == SV_GEMM_Q5_0 ? sizeof(sv_block_q5_0)
+                        : sizeof(sv_block_q5_1);
+    const int with_min = kind == SV_GEMM_Q4_1 || kind == SV_GEMM_Q5_1;  // partner Q8_1, m·s term
+    const size_t xbytes = with_min ? sizeof(sv_block_q8_1) : sizeof(sv_block_q8_0);
+    const char offset = kind == SV_GEMM_Q8_0 ? (char)0x80 : kind == SV_GEMM_Q4_0 ? 8 : kind == SV_GEMM_Q5_0 ? 16 : 0;
+    const __m256i flip = _mm256_set1_epi8((char)0x80);
+    __m256 acc[SV_GEMM_VNNI_RM][SV_GEMM_VNNI_RN];
+    __m256 summ[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+    for (int i = 0; i < RM; i++)
+        for (int j = 0; j < RN; j++) acc[i][j] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        __m256i yq[SV_GEMM_VNNI_RN], ystart[SV_GEMM_VNNI_RN];
+        uint64_t hw = 0, hx = 0, hm = 0, hs = 0;
+        for (int j = 0; j < RN; j++) {
+            const char *xb = x + (size_t)j * xs + (size_t)b * xbytes;
+            if (with_min) {
+                const sv_block_q8_1 *q = (const sv_block_q8_1 *)xb;
+                yq[j] = sv_load_256(q->qs);
+                hx |= (uint64_t)q->d << (16 * j);
+                hs |= (uint64_t)q->s << (16 * j);
+            } else {
+                const sv_block_q8_0 *q = (const sv_block_q8_0 *)xb;
+                yq[j] = sv_load_256(q->qs);
+                hx |= (uint64_t)q->d << (16 * j);
+            }
+            ystart[j] = offset ? _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8(offset), yq[j]))
+                               : _mm256_setzero_si256();
+        }
+        for (int i = 0; i < RM; i++) {
+            const sv_half *h = (const sv_half *)(w + (size_t)i * ws + (size_t)b * wbytes);
+            hw |= (uint64_t)h[0] << (16 * i);                 // d leads every block
+            if (with_min) hm |= (uint64_t)h[1] << (16 * i);   // then Q4_1/Q5_1's m
+        }
+        // sc[4i + j] = d_w[i] · d_x[j]. Read back through volatile so the compiler keeps the
+        // memory round trip (a broadcast load per pair) instead of rebuilding it with shuffles.
+        const __m256i lo = _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1), hi = _mm256_setr_epi32(2, 2, 2, 2, 3, 3, 3, 3);
+        const __m256 fw = _mm256_castps128_ps256(_mm_cvtph_ps(_mm_cvtsi64_si128((long long)hw)));
+        const __m256 fxx = _mm256_castsi256_ps(_mm256_broadcastsi128_si256(_mm_castps_si128(_mm_cvtph_ps(_mm_cvtsi64_si128((long long)hx)))));
+        __attribute__((aligned(32))) float sc[16];
+        _mm256_store_ps(sc, _mm256_mul_ps(_mm256_permutexvar_ps(lo, fw), fxx));
+        if (RM > 2) _mm256_store_ps(sc + 8, _mm256_mul_ps(_mm256_permutexvar_ps(hi, fw), fxx));
+        if (with_min) {
+            const __m256 fm = _mm256_castps128_ps256(_mm_cvtph_ps(_mm_cvtsi64_si128((long long)hm)));
+            const __m256 fss = _mm256_castsi256_ps(_mm256_broadcastsi128_si256(_mm_castps_si128(_mm_cvtph_ps(_mm_cvtsi64_si128((long long)hs)))));
+            summ[0] = _mm256_fmadd_ps(_mm256_permutexvar_ps(lo, fm), fss, summ[0]);
+            if (RM > 2) summ[1] = _mm256_fmadd_ps(_mm256_permutexvar_ps(hi, fm), fss, summ[1]);
+        }
+        for (int i = 0; i < RM; i++) {
+            const char *wb = w + (size_t)i * ws + (size_t)b * wbytes;
+            __m256i wu;
+            switch (kind) {
+            case SV_GEMM_Q8_0: wu = _mm256_xor_si256(sv_load_256(((const sv_block_q8_0 *)wb)->qs), flip); break;
+            case SV_GEMM_Q4_0: wu = sv_nibbles_16(((const sv_block_q4_0 *)wb)->qs); break;
+            case SV_GEMM_Q4_1: wu = sv_nibbles_16(((const sv_block_q4_1 *)wb)->qs); break;
+            case SV_GEMM_Q5_0: wu = sv_q5_quants(((const sv_block_q5_0 *)wb)->qs, ((const sv_block_q5_0 *)wb)->qh); break;
+            default: wu = sv_q5_quants(((const sv_block_q5_1 *)wb)->qs, ((const sv_block_q5_1 *)wb)->qh); break;
+            }
+            for (int j = 0; j < RN; j++) {
+                const __m256i p = _mm256_dpbusd_epi32(ystart[j], wu, yq[j]);
+                acc[i][j] = _mm256_fmadd_ps(_mm256_set1_ps(((volatile float *)sc)[4 * i + j]), _mm256_cvtepi32_ps(p), acc[i][j]);
+            }
+        }
+    }
+    __attribute__((aligned(32))) float sm[16];
+    if (with_min) {
+        _mm256_store_ps(sm, summ[0]);
+        _mm256_store_ps(sm + 8, summ[1]);
+    }
+    for (int i = 0; i < RM; i++)
+        for (int j = 0; j < RN; j++) {
+            // No "+ 0" for the types without a min term: it would turn a −0 result into +0.
+            y[(int64_t)j * ys + i] = with_min ? sv_hsum_ps256(acc[i][j]) + sm[4 * i + j] : sv_hsum_ps256(acc[i][j]);
+        }
+}
+
+#define SV_GEMM_VNNI_KIND(NAME, KIND)                                                               \
+    static inline __attribute__((always_inline)) void sv_gemm_##NAME##_tile_vnni(                   \
+        const int RM, const int RN, int64_t nb, const char *w, size_t ws, const char *x, size_t xs, \
+        float *y, int64_t ys) {                                                                     \
+        sv_gemm_q_tile_vnni(KIND, RM, RN, nb, w, ws, x, xs, y, ys);                                 \
+    }                                                                                               \
+    SV_GEMM_TILE_FNS(sv_gemm_##NAME##_, _avx512_vnni, sv_gemm_##NAME##_tile_vnni)                   \
+    static void sv_gemm_##NAME##_avx512_vnni(int64_t n, const void *w, size_t ws, int64_t nr,       \
+                                             const void *x, size_t xs, int64_t nc, float *y,        \
+                                             int64_t ys) {                                          \
+        static const sv_gemm_tile_fn tiles[] = SV_GEMM_TILE_TABLE(sv_gemm_##NAME##_, _avx512_vnni); \
+        sv_gemm_walk(tiles, SV_GEMM_VNNI_RM, SV_GEMM_VNNI_RN, n / 32, w, ws, nr, x, xs, nc, y, ys); \
+    }
+
+SV_GEMM_VNNI_KIND(q8_0_q8_0, SV_GEMM_Q8_0)
+SV_GEMM_VNNI_KIND(q4_0_q8_0, SV_GEMM_Q4_0)
+SV_GEMM_VNNI_KIND(q4_1_q8_1, SV_GEMM_Q4_1)
+SV_GEMM_VNNI_KIND(q5_0_q8_0, SV_GEMM_Q5_0)
+SV_GEMM_VNNI_KIND(q5_1_q8_1, SV_GEMM_Q5_1)
+
 void sv_fill_kernels_avx512_vnni(sv_kernels *k) {
     sv_fill_kernels_avx512(k);
     k->vec_dot[SV_TYPE_Q8_0] = sv_vec_dot_q8_0_q8_0_avx512_vnni;
+    k->gemm[SV_TYPE_Q8_0] = sv_gemm_q8_0_q8_0_avx512_vnni;
     k->vec_dot[SV_TYPE_Q4_0] = sv_vec_dot_q4_0_q8_0_avx512_vnni;
     k->vec_dot[SV_TYPE_Q4_1] = sv_vec_dot_q4_1_q8_1_avx512_vnni;
     k->vec_dot[SV_TYPE_Q5_0] = sv_vec_dot_q5_0_q8_0_avx512_vnni;
     k->vec_dot[SV_TYPE_Q5_1] = sv_vec_dot_q5_1_q8_1_avx512_vnni;
+    k->gemm[SV_TYPE_Q4_0] = sv_gemm_q4_0_q8_0_avx512_vnni;
+    k->gemm[SV_TYPE_Q4_1] = sv_gemm_q4_1_q8_1_avx512_vnni;
+    k->gemm[SV_TYPE_Q5_0] = sv_gemm_q5_0_q8_0_avx512_vnni;
+    k->gemm[SV_TYPE_Q5_1] = sv_gemm_q5_1_q8_1_avx512_vnni;
 }
 
 #if defined(__clang__)

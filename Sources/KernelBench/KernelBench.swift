@@ -28,13 +28,16 @@ public struct KernelBench {
         public var gigaOpsPerSecond: Double { operations / seconds / 1e9 }
     }
 
-    /// SmolVLM-256M text shapes (matrix·vector: one decoded token) and SigLIP shapes
-    /// (matrix·vector and, with 1024 patch rows, matrix·matrix: one 512-px tile).
+    /// SmolVLM-256M text shapes (matrix·vector: one decoded token; matrix·matrix: a 128-token
+    /// prompt) and SigLIP shapes (matrix·vector and, with 1024 patch rows, matrix·matrix: one
+    /// 512-px tile). Matrix·matrix products go through the tables' register-tiled gemm twins.
     public static let smolVLMShapes: [Shape] = [
         Shape(rows: 576, columns: 576, label: "text attn q/o"),
         Shape(rows: 1536, columns: 576, label: "text ffn up/gate"),
         Shape(rows: 576, columns: 1536, label: "text ffn down"),
         Shape(rows: 49280, columns: 576, label: "text output"),
+        Shape(rows: 1536, columns: 576, batch: 128, label: "text ffn up/gate, prefill"),
+        Shape(rows: 576, columns: 1536, batch: 128, label: "text ffn down, prefill"),
         Shape(rows: 768, columns: 768, label: "siglip attn"),
         Shape(rows: 3072, columns: 768, label: "siglip ffn up"),
         Shape(rows: 768, columns: 768, batch: 1024, label: "siglip attn, tile"),

@@ -63,7 +63,10 @@ public struct WeightMatrix: @unchecked Sendable {
 /// Matrix products the way ggml's CPU backend does them: activations are first converted to
 /// the weight type's partner (Q8_0, Q8_1, Q8_K, F16, BF16 or F32), then every output is one
 /// dot product of a weight row with a converted activation row. Rows are split across threads.
-/// Multi-row F16 products follow llamafile's tinyBLAS order (``sv_matmul_rows_sgemm``).
+/// Multi-row products use the table's register-tiled gemm for the weight type where it has one
+/// (each output bit-identical to the vec_dot, so results depend neither on the number of
+/// activation rows nor on the thread count); multi-row F16 products follow llamafile's
+/// tinyBLAS order (``sv_matmul_rows_sgemm``).
 public enum MatMul {
     /// `y[j][r] = Σ_c w[r][c] · x[j][c]` for `m` activation rows of `w.columns` floats.
     ///

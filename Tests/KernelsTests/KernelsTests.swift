@@ -587,3 +587,106 @@ struct AttentionTests {
         }
     }
 }
+
+// MARK: - Register-tiled matrix products
+
+/// A table's gemm must give every output exactly the float its vec_dot gives for that pair
+/// (the llama.cpp fixtures depend on it), whatever the tile a pair falls in.
+@Suite("gemm twins against vec_dot")
+struct GemmTests {
+    /// Every table that has a tiled twin for t, with it.
+    static func gemmTables(_ t: sv_type) -> [(UnsafePointer<sv_kernels>, sv_gemm_fn)] {
+        ([scalar] + simdISAs().map(table)).compactMap { k in sv_kernels_gemm(k, t).map { (k, $0) } }
+    }
+
+    static func widths(_ t: sv_type) -> [Int] {
+        sv_type_block_elems(t) == 256 ? [256, 768, 1536, 3072] : [32, 64, 96, 160, 576, 768, 1536, 3072]
+    }
+
+    /// Activation rows converted with the table's own from_float, as the engine does.
+    fileprivate static func activations(_ k: UnsafePointer<sv_kernels>, _ t: sv_type, rows: Int, _ n: Int, _ rng: inout Rng) -> [UInt8] {
+        var x = [UInt8]()
+        for _ in 0..<rows { x += convert(k, sv_vec_dot_type(t), randomActivations(n, &rng)) }
+        return x
+    }
+
+    @Test func q8_0HasTiledTwinsOnX86() {
+        let names = Self.gemmTables(SV_TYPE_Q8_0).map { String(cString: $0.0.pointee.name) }
+        print("KernelsTests: tables with a Q8_0 gemm: \(names.isEmpty ? "none" : names.joined(separator: ", "))")
+        #if arch(x86_64)
+        for isa in simdISAs() { #expect(names.contains(isaName(isa)), "\(isaName(isa)) lacks gemm[q8_0]") }
+        #endif
+    }
+
+    /// Every tile shape and edge: 1…9 weight rows × 1…9 activation rows, odd y stride.
+    @Test(arguments: weightTypes)
+    func everyTileShapeIsBitIdentical(_ t: sv_type) {
+        var rng = Rng(0x6E33 + UInt64(t.rawValue))
+        let xt = sv_vec_dot_type(t)
+        for (k, gemm) in Self.gemmTables(t) {
+            let vd = vecDot(k, t)
+            for n in Self.widths(t) {
+                let wb = sv_row_bytes(t, Int64(n)), xb = sv_row_bytes(xt, Int64(n))
+                var w = [UInt8]()
+                for _ in 0..<9 { w += randomWeights(t, n, &rng) }
+                let x = Self.activations(k, t, rows: 9, n, &rng)
+                var want = [Float](repeating: 0, count: 81)
+                w.withUnsafeBytes { wp in x.withUnsafeBytes { xp in
+                    sv_gemm_by_vec_dot(vd, Int64(n), wp.baseAddress, wb, 9, xp.baseAddress, xb, 9, &want, 9)
+                } }
+                var bad = 0
+                for nr in 1...9 {
+                    for nc in 1...9 {
+                        let ys = nr + 2
+                        var y = [Float](repeating: -42, count: nc * ys)
+                        w.withUnsafeBytes { wp in x.withUnsafeBytes { xp in
+                            gemm(Int64(n), wp.baseAddress, wb, Int64(nr), xp.baseAddress, xb, Int64(nc), &y, Int64(ys))
+                        } }
+                        for j in 0..<nc {
+                            for i in 0..<ys where i < nr ? y[j * ys + i].bitPattern != want[j * 9 + i].bitPattern : y[j * ys + i] != -42 {
+                                bad += 1
+                                if bad <= 5 {
+                                    Issue.record("\(String(cString: k.pointee.name)) \(typeName(t)) n=\(n) \(nr)x\(nc): y[\(j)][\(i)] = \(y[j * ys + i]) vs vec_dot \(i < nr ? want[j * 9 + i] : -42)")
+                                }
+                            }
+                        }
+                    }
+                }
+                #expect(bad == 0)
+            }
+        }
+    }
+
+    /// The model shapes through sv_matmul_rows, with the weight rows split as the thread pool
+    /// splits them (multiples of 16) and unevenly: every output equals the table's vec_dot, so
+    /// results depend neither on the split nor on the number of activation rows.
+    @Test(arguments: [
+        (768, 768, 1024), (3072, 768, 1024), (768, 3072, 1024), // SigLIP tile: attention, ffn up, ffn down
+        (576, 576, 128), (1536, 576, 128), (576, 1536, 7), (49, 576, 130), // text prefill, odd counts
+    ])
+    func modelShapesThroughMatmulRows(_ shape: (rows: Int, n: Int, m: Int)) {
+        for t in weightTypes where shape.n % Int(sv_type_block_elems(t)) == 0 {
+            var rng = Rng(0x5A9E + UInt64(shape.rows * 7 + shape.m))
+            let xt = sv_vec_dot_type(t)
+            for (k, _) in Self.gemmTables(t) {
+                let wb = sv_row_bytes(t, Int64(shape.n)), xb = sv_row_bytes(xt, Int64(shape.n))
+                var w = [UInt8]()
+                for _ in 0..<shape.rows { w += randomWeights(t, shape.n, &rng) }
+                let x = Self.activations(k, t, rows: shape.m, shape.n, &rng)
+                var want = [Float](repeating: 0, count: shape.rows * shape.m)
+                var got = [Float](repeating: .nan, count: shape.rows * shape.m)
+                let splits = [0, 16 * ((shape.rows / 3) / 16), shape.rows / 2 + 5, shape.rows]
+                w.withUnsafeBytes { wp in x.withUnsafeBytes { xp in
+                    sv_gemm_by_vec_dot(vecDot(k, t), Int64(shape.n), wp.baseAddress, wb, Int64(shape.rows),
+                                       xp.baseAddress, xb, Int64(shape.m), &want, Int64(shape.rows))
+                    for s in 0..<(splits.count - 1) {
+                        sv_matmul_rows(k, t, Int64(shape.n), wp.baseAddress, wb, xp.baseAddress, xb, Int64(shape.m),
+                                       &got, Int64(shape.rows), Int64(splits[s]), Int64(splits[s + 1]))
+                    }
+                } }
+                let bad = zip(got, want).filter { $0.bitPattern != $1.bitPattern }.count
+                #expect(bad == 0, "\(String(cString: k.pointee.name)) \(typeName(t)) \(shape): \(bad) outputs differ from vec_dot")
+            }
+        }
+    }
+}
