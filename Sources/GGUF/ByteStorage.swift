@@ -11,6 +11,8 @@ import Darwin
 ///
 /// Immutable after creation, so sharing it across threads is safe.
 public final class ByteStorage: @unchecked Sendable {
+    /// The whole file (or copy). Valid for as long as this object is alive: the mapping is
+    /// unmapped, or the copy freed, when it is deallocated.
     public let bytes: UnsafeRawBufferPointer
     private let release: @Sendable (UnsafeRawBufferPointer) -> Void
 

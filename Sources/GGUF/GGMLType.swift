@@ -5,6 +5,7 @@ import Kernels
 /// Every id ggml defines is known here (so `inspect` can describe any file), but only the
 /// types in ``isComputable`` can be dequantized and multiplied by this engine.
 public struct GGMLType: Hashable, Sendable, CustomStringConvertible {
+    /// ggml's numeric id for the type (`enum ggml_type`), as stored in a GGUF tensor table.
     public let rawValue: UInt32
     /// ggml's name for the type, e.g. `Q4_K`.
     public let name: String
@@ -26,6 +27,8 @@ public struct GGMLType: Hashable, Sendable, CustomStringConvertible {
         self = known
     }
 
+    /// The type ggml calls `name` (case-insensitive, e.g. `q4_k` or `Q4_K`), or nil if ggml
+    /// defines no type of that name.
     public init?(name: String) {
         let upper = name.uppercased()
         guard let known = GGMLType.all.first(where: { $0.name == upper }) else { return nil }
@@ -48,20 +51,51 @@ public struct GGMLType: Hashable, Sendable, CustomStringConvertible {
         return overflow ? nil : bytes
     }
 
+    /// 32-bit IEEE float, 4 bytes per element.
     public static let f32 = GGMLType(0, "F32", 1, 4)
+    /// 16-bit IEEE half float, 2 bytes per element.
     public static let f16 = GGMLType(1, "F16", 1, 2)
+    /// Blocks of 32 weights: an F16 scale `d` and 32 unsigned 4-bit values `q`, weight
+    /// `d · (q − 8)`; 18 bytes per block (4.5 bits per weight).
     public static let q4_0 = GGMLType(2, "Q4_0", 32, 18)
+    /// Blocks of 32 weights: F16 scale `d` and minimum `m`, 32 unsigned 4-bit values `q`, weight
+    /// `d · q + m`; 20 bytes per block (5 bits per weight).
     public static let q4_1 = GGMLType(3, "Q4_1", 32, 20)
+    /// Blocks of 32 weights: an F16 scale `d`, the fifth bit of each value packed in 4 bytes and
+    /// the low 4 bits in 16 bytes, weight `d · (q − 16)`; 22 bytes per block (5.5 bits per weight).
     public static let q5_0 = GGMLType(6, "Q5_0", 32, 22)
+    /// Blocks of 32 weights: F16 scale `d` and minimum `m`, 5-bit values split as in ``q5_0``,
+    /// weight `d · q + m`; 24 bytes per block (6 bits per weight).
     public static let q5_1 = GGMLType(7, "Q5_1", 32, 24)
+    /// Blocks of 32 weights: an F16 scale `d` and 32 signed bytes `q`, weight `d · q`; 34 bytes
+    /// per block (8.5 bits per weight). Also the activation format paired with Q4_0, Q5_0 and Q8_0
+    /// weights in dot products.
     public static let q8_0 = GGMLType(8, "Q8_0", 32, 34)
+    /// Blocks of 32 values: F16 scale `d`, F16 `s = d · Σq`, and 32 signed bytes; 36 bytes per
+    /// block. Not stored in model files: the activation format paired with Q4_1 and Q5_1 weights,
+    /// whose minimum term needs the block sum `s`.
     public static let q8_1 = GGMLType(9, "Q8_1", 32, 36)
+    /// K-quant super-blocks of 256 weights: 16 sub-blocks of 16 with 4-bit scales and minimums,
+    /// 2-bit values; 84 bytes per block (2.625 bits per weight). Readable, not computable here.
     public static let q2_K = GGMLType(10, "Q2_K", 256, 84)
+    /// K-quant super-blocks of 256 weights: 16 sub-blocks of 16 with 6-bit scales, 3-bit values;
+    /// 110 bytes per block (3.4375 bits per weight). Readable, not computable here.
     public static let q3_K = GGMLType(11, "Q3_K", 256, 110)
+    /// K-quant super-blocks of 256 weights: F16 `d` and `dmin`, 8 sub-blocks of 32 with 6-bit
+    /// scales and minimums, 4-bit values; 144 bytes per block (4.5 bits per weight).
     public static let q4_K = GGMLType(12, "Q4_K", 256, 144)
+    /// K-quant super-blocks of 256 weights laid out as ``q4_K`` plus one high bit per weight;
+    /// 176 bytes per block (5.5 bits per weight).
     public static let q5_K = GGMLType(13, "Q5_K", 256, 176)
+    /// K-quant super-blocks of 256 weights: 16 sub-blocks of 16 with signed 8-bit scales, 6-bit
+    /// values and an F16 `d`; 210 bytes per block (6.5625 bits per weight).
     public static let q6_K = GGMLType(14, "Q6_K", 256, 210)
+    /// Super-blocks of 256 values: an F32 scale, 256 signed bytes and 16 sums of 16 values;
+    /// 292 bytes per block. Not stored in model files: the activation format paired with K-quant
+    /// weights in dot products.
     public static let q8_K = GGMLType(15, "Q8_K", 256, 292)
+    /// bfloat16: the upper 16 bits of an F32 (same exponent range, 8-bit mantissa), 2 bytes per
+    /// element.
     public static let bf16 = GGMLType(30, "BF16", 1, 2)
 
     /// Every type ggml defines today, with its block geometry (ggml.c's type_traits).

@@ -2,26 +2,54 @@
 ///
 /// Offsets are byte offsets from the start of the file.
 public enum GGUFError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The file could not be opened or mapped; `reason` is the system's error message, or says
+    /// that the path is not a regular file.
     case cannotOpen(path: String, reason: String)
+    /// The file does not start with `GGUF`; `found` holds the first bytes read (at most 4).
     case badMagic(found: [UInt8])
+    /// The header's version is not 2 or 3 (version 1 used 32-bit counts and is not read).
     case unsupportedVersion(UInt32)
+    /// A read of `needed` bytes for `what` at `offset` runs past the end of the `fileSize`-byte file.
     case truncated(what: String, offset: Int, needed: Int, fileSize: Int)
+    /// A string or array at `offset` declares a `length` that cannot fit in the rest of the file,
+    /// caught before allocating anything for it.
     case lengthBeyondFile(what: String, offset: Int, length: UInt64, fileSize: Int)
+    /// A string at `offset` is not valid UTF-8.
     case invalidString(what: String, offset: Int)
+    /// Metadata `key` has a value type id that GGUF does not define.
     case invalidValueType(key: String, type: UInt32)
+    /// Metadata `key` nests arrays more than 8 deep: no real file does, and refusing it keeps
+    /// parsing recursion bounded.
     case nestingTooDeep(key: String)
+    /// A metadata key appears twice.
     case duplicateKey(String)
+    /// A tensor name appears twice in the tensor table.
     case duplicateTensor(String)
+    /// A tensor's ggml type id is not one ``GGMLType`` knows.
     case unknownTensorType(tensor: String, type: UInt32)
+    /// A tensor's shape is impossible: no dimensions, more than 4, a zero dimension, or a row length
+    /// that is not a multiple of the type's block size (`reason` says which).
     case invalidShape(tensor: String, shape: [UInt64], reason: String)
+    /// A tensor's element or byte count overflows `Int`.
     case sizeOverflow(tensor: String, shape: [UInt64])
+    /// `general.alignment` is not a power of two between 1 and 2^30.
     case invalidAlignment(UInt64)
+    /// A tensor's data offset (relative to the data section) is not a multiple of the file's alignment.
     case misalignedTensor(tensor: String, offset: UInt64, alignment: Int)
+    /// A tensor's bytes `[start, start + byteCount)` (relative to the data section) do not lie
+    /// inside the `dataSize`-byte data section.
     case tensorOutOfBounds(tensor: String, start: UInt64, byteCount: UInt64, dataSize: Int)
+    /// A tensor needs `byteCount` bytes for its shape and type but the next tensor in file order,
+    /// `next`, starts only `gap` bytes after it: the table is inconsistent.
     case tensorSizeMismatch(tensor: String, byteCount: Int, next: String, gap: Int)
+    /// A metadata key the caller requires is absent.
     case missingKey(String)
+    /// Metadata `key` holds a `found` value where the caller needs `expected`.
     case typeMismatch(key: String, expected: String, found: String)
+    /// A tensor the caller requires is absent.
     case missingTensor(String)
+    /// A tensor has a type this engine cannot dequantize or multiply (one not in
+    /// ``GGMLType/computable``).
     case unsupportedTensorType(tensor: String, type: String)
 
     public var description: String {

@@ -2,18 +2,24 @@ import Kernels
 
 /// Where a tensor lives and what it holds, as the file's tensor table describes it.
 public struct GGUFTensorInfo: Sendable, Hashable {
+    /// The tensor's name, e.g. `blk.0.attn_q.weight`.
     public let name: String
+    /// The element type of the data: a float type or a quantized block format.
     public let type: GGMLType
     /// Dimensions in ggml order: `shape[0]` is the contiguous (row) dimension.
     public let shape: [Int]
     /// Offset of the data from the start of the file.
     public let fileOffset: Int
+    /// Size of the data in bytes (whole blocks of ``type``).
     public let byteCount: Int
 
+    /// Number of elements: the product of ``shape``.
     public var elementCount: Int { shape.reduce(1, *) }
     /// Elements per row (`shape[0]`) and number of rows (product of the rest).
     public var rowLength: Int { shape.first ?? 1 }
+    /// Number of rows of ``rowLength`` elements: the product of `shape[1...]` (1 for a vector).
     public var rowCount: Int { shape.dropFirst().reduce(1, *) }
+    /// Bytes per row; rows are contiguous, so row `r` starts `r · rowBytes` into the data.
     public var rowBytes: Int { byteCount / max(rowCount, 1) }
 }
 
@@ -24,16 +30,21 @@ public struct GGUFTensorInfo: Sendable, Hashable {
 /// next tensor. Tensor data are never copied: ``bytes(of:)`` is a view into the mapping,
 /// valid as long as this value (or a copy of it) is alive.
 public struct GGUFFile: Sendable {
+    /// The GGUF format version of the file, 2 or 3 (they differ only in 64-bit counts).
     public let version: UInt32
+    /// The header's key/value metadata (architecture, hyperparameters, tokenizer, ...).
     public let metadata: GGUFMetadata
     /// Tensors in the order of the file's tensor table.
     public let tensors: [GGUFTensorInfo]
+    /// Alignment of tensor data in bytes: `general.alignment`, or 32 when the file does not set it.
     public let alignment: Int
     /// Offset of the tensor data section from the start of the file.
     public let dataOffset: Int
+    /// The mapped (or copied) file bytes that tensor views point into.
     public let storage: ByteStorage
     private let tensorIndex: [String: Int]
 
+    /// Size of the file in bytes.
     public var fileSize: Int { storage.bytes.count }
 
     static let magic: [UInt8] = Array("GGUF".utf8)
@@ -51,6 +62,9 @@ public struct GGUFFile: Sendable {
         try self.init(storage: ByteStorage.copy(bytes))
     }
 
+    /// Parses and validates a GGUF file in `storage`, keeping it alive for tensor views.
+    /// - Throws: ``GGUFError`` naming the first malformed header field, metadata value or tensor
+    ///   table entry, with its offset.
     public init(storage: ByteStorage) throws(GGUFError) {
         self.storage = storage
         var r = ByteCursor(storage.bytes)
@@ -217,10 +231,13 @@ public struct GGUFFile: Sendable {
 
     // MARK: - Tensors
 
+    /// The tensor called `name`, or nil if the file has none.
     public func tensor(named name: String) -> GGUFTensorInfo? {
         tensorIndex[name].map { tensors[$0] }
     }
 
+    /// The tensor called `name`.
+    /// - Throws: ``GGUFError/missingTensor(_:)`` if the file has none.
     public func requireTensor(_ name: String) throws(GGUFError) -> GGUFTensorInfo {
         guard let t = tensor(named: name) else { throw .missingTensor(name) }
         return t

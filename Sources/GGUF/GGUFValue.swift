@@ -1,17 +1,30 @@
 /// One metadata value of a GGUF file.
 public enum GGUFValue: Sendable, Equatable {
+    /// GGUF type 0: unsigned 8-bit integer.
     case uint8(UInt8)
+    /// GGUF type 1: signed 8-bit integer.
     case int8(Int8)
+    /// GGUF type 2: unsigned 16-bit integer.
     case uint16(UInt16)
+    /// GGUF type 3: signed 16-bit integer.
     case int16(Int16)
+    /// GGUF type 4: unsigned 32-bit integer (most hyperparameters).
     case uint32(UInt32)
+    /// GGUF type 5: signed 32-bit integer.
     case int32(Int32)
+    /// GGUF type 6: 32-bit float (epsilons, RoPE bases).
     case float32(Float)
+    /// GGUF type 7: boolean (one byte, 0 or 1).
     case bool(Bool)
+    /// GGUF type 8: UTF-8 string.
     case string(String)
+    /// GGUF type 9: a homogeneous array (vocabularies, merges, per-token scores).
     case array(GGUFArray)
+    /// GGUF type 10: unsigned 64-bit integer.
     case uint64(UInt64)
+    /// GGUF type 11: signed 64-bit integer.
     case int64(Int64)
+    /// GGUF type 12: 64-bit float.
     case float64(Double)
 
     /// GGUF's name for the value's type, as in the specification.
@@ -51,20 +64,34 @@ public enum GGUFValue: Sendable, Equatable {
 
 /// A homogeneous metadata array, stored unboxed (a vocabulary has ~50k entries).
 public enum GGUFArray: Sendable, Equatable {
+    /// Array of unsigned 8-bit integers.
     case uint8([UInt8])
+    /// Array of signed 8-bit integers.
     case int8([Int8])
+    /// Array of unsigned 16-bit integers.
     case uint16([UInt16])
+    /// Array of signed 16-bit integers.
     case int16([Int16])
+    /// Array of unsigned 32-bit integers.
     case uint32([UInt32])
+    /// Array of signed 32-bit integers (e.g. `tokenizer.ggml.token_type`).
     case int32([Int32])
+    /// Array of 32-bit floats (e.g. `tokenizer.ggml.scores`, image mean and std).
     case float32([Float])
+    /// Array of booleans.
     case bool([Bool])
+    /// Array of UTF-8 strings (e.g. `tokenizer.ggml.tokens` and `tokenizer.ggml.merges`).
     case string([String])
+    /// Array of arrays (nesting is limited to 8 levels when parsing).
     case array([GGUFArray])
+    /// Array of unsigned 64-bit integers.
     case uint64([UInt64])
+    /// Array of signed 64-bit integers.
     case int64([Int64])
+    /// Array of 64-bit floats.
     case float64([Double])
 
+    /// Number of elements.
     public var count: Int {
         switch self {
         case let .uint8(a): a.count
@@ -83,6 +110,7 @@ public enum GGUFArray: Sendable, Equatable {
         }
     }
 
+    /// GGUF's name for the element type, as in the specification (e.g. `string`), for messages.
     public var elementTypeName: String {
         switch self {
         case .uint8: "uint8"
@@ -138,8 +166,10 @@ public struct GGUFMetadata: Sendable {
         self.values = values
     }
 
+    /// The value stored under `key`, or nil if the file has no such key.
     public subscript(key: String) -> GGUFValue? { values[key] }
 
+    /// True if the file has a value under `key`, whatever its type.
     public func contains(_ key: String) -> Bool { values[key] != nil }
 
     private func require(_ key: String) throws -> GGUFValue {
@@ -154,6 +184,8 @@ public struct GGUFMetadata: Sendable {
         return i
     }
 
+    /// A value stored exactly as uint32 (no conversion from other integer types).
+    /// - Throws: ``GGUFError/missingKey(_:)`` or ``GGUFError/typeMismatch(key:expected:found:)``.
     public func uint32(_ key: String) throws -> UInt32 {
         let v = try require(key)
         guard case let .uint32(x) = v else { throw GGUFError.typeMismatch(key: key, expected: "uint32", found: v.typeName) }
@@ -170,36 +202,51 @@ public struct GGUFMetadata: Sendable {
         }
     }
 
+    /// A bool value.
+    /// - Throws: ``GGUFError/missingKey(_:)`` or ``GGUFError/typeMismatch(key:expected:found:)``.
     public func bool(_ key: String) throws -> Bool {
         let v = try require(key)
         guard case let .bool(x) = v else { throw GGUFError.typeMismatch(key: key, expected: "bool", found: v.typeName) }
         return x
     }
 
+    /// A string value.
+    /// - Throws: ``GGUFError/missingKey(_:)`` or ``GGUFError/typeMismatch(key:expected:found:)``.
     public func string(_ key: String) throws -> String {
         let v = try require(key)
         guard case let .string(x) = v else { throw GGUFError.typeMismatch(key: key, expected: "string", found: v.typeName) }
         return x
     }
 
+    /// An array value of any element type.
+    /// - Throws: ``GGUFError/missingKey(_:)`` or ``GGUFError/typeMismatch(key:expected:found:)``.
     public func array(_ key: String) throws -> GGUFArray {
         let v = try require(key)
         guard case let .array(x) = v else { throw GGUFError.typeMismatch(key: key, expected: "array", found: v.typeName) }
         return x
     }
 
+    /// An array of strings.
+    /// - Throws: ``GGUFError/missingKey(_:)`` or ``GGUFError/typeMismatch(key:expected:found:)``
+    ///   if the value is not an array of strings.
     public func strings(_ key: String) throws -> [String] {
         let a = try array(key)
         guard case let .string(x) = a else { throw GGUFError.typeMismatch(key: key, expected: "array[string]", found: "array[\(a.elementTypeName)]") }
         return x
     }
 
+    /// An array of any integer type, widened to `Int`.
+    /// - Throws: ``GGUFError/missingKey(_:)`` or ``GGUFError/typeMismatch(key:expected:found:)``
+    ///   if the value is not an integer array (or holds a uint64 beyond `Int.max`).
     public func integers(_ key: String) throws -> [Int] {
         let a = try array(key)
         guard let x = a.integers else { throw GGUFError.typeMismatch(key: key, expected: "array of integers", found: "array[\(a.elementTypeName)]") }
         return x
     }
 
+    /// An array of float32 or float64, as `Float`.
+    /// - Throws: ``GGUFError/missingKey(_:)`` or ``GGUFError/typeMismatch(key:expected:found:)``
+    ///   if the value is not a float array.
     public func floats(_ key: String) throws -> [Float] {
         let a = try array(key)
         guard let x = a.floats else { throw GGUFError.typeMismatch(key: key, expected: "array of floats", found: "array[\(a.elementTypeName)]") }

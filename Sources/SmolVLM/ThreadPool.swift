@@ -34,6 +34,7 @@ public final class ThreadPool: @unchecked Sendable {
     /// when the core is free; decode issues a job every few microseconds).
     private static let yieldLimit = 2_000
 
+    /// Starts `threads − 1` workers (the caller is the last thread); values below 1 count as 1.
     public init(threads: Int) {
         threadCount = max(1, threads)
         pthread_mutex_init(&mutex, nil)

@@ -23,11 +23,18 @@ public struct Tokenizer: Sendable {
     public struct Attributes: OptionSet, Sendable, Hashable {
         public let rawValue: UInt16
         public init(rawValue: UInt16) { self.rawValue = rawValue }
+        /// The unknown-token placeholder (`<unk>`).
         public static let unknown = Attributes(rawValue: 1 << 0)
+        /// A reserved id with no piece; never produced by encoding.
         public static let unused = Attributes(rawValue: 1 << 1)
+        /// An ordinary piece of text, produced by BPE merges.
         public static let normal = Attributes(rawValue: 1 << 2)
+        /// A control token such as `<|im_start|>`: matched in text only with `parseSpecial`, rendered
+        /// only with `special`.
         public static let control = Attributes(rawValue: 1 << 3)
+        /// A token added by the model author (e.g. `<image>`): always matched in text, always rendered.
         public static let userDefined = Attributes(rawValue: 1 << 4)
+        /// A byte-fallback token `<0xNN>` standing for one raw byte.
         public static let byte = Attributes(rawValue: 1 << 5)
 
         /// The attribute of a GGUF token type (1 normal, 2 unknown, 3 control, 4 user-defined,
@@ -154,6 +161,7 @@ public struct Tokenizer: Sendable {
     /// parse_special: parseSpecial)`.
     ///
     /// - Parameters:
+    ///   - text: the text to tokenize, any Unicode.
     ///   - addSpecial: add ``bos`` / ``eos`` around the text if the model asks for them
     ///     (``addBOS``, ``addEOS``; both off for SmolLM2 and SmolVLM).
     ///   - parseSpecial: recognise control tokens such as `<|im_start|>` written in the text.

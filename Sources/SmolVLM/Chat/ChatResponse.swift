@@ -20,13 +20,16 @@ public struct ChatTimings: Sendable, Equatable {
     /// Seconds generating them.
     public var decodeSeconds = 0.0
 
+    /// All zeros: a turn that has done nothing yet.
     public init() {}
 
     /// Seconds from the request to the first generated token.
     public var timeToFirstTokenSeconds: Double {
         imageDecodeSeconds + imagePreprocessSeconds + encodeSecondsPerTile.reduce(0, +) + prefillSeconds
     }
+    /// Prefill throughput: ``prefillPositions`` / ``prefillSeconds`` (0 when nothing was prefilled).
     public var prefillPositionsPerSecond: Double { prefillSeconds > 0 ? Double(prefillPositions) / prefillSeconds : 0 }
+    /// Generation throughput: ``generatedTokens`` / ``decodeSeconds`` (0 when nothing was generated).
     public var decodeTokensPerSecond: Double { decodeSeconds > 0 ? Double(generatedTokens) / decodeSeconds : 0 }
 }
 
@@ -38,6 +41,7 @@ public struct ChatResult: Sendable {
     public var tokens: [Int]
     /// Why generation ended.
     public var stopReason: StopReason
+    /// Where the turn's time went: image decoding, encoding, prefill and generation.
     public var timings: ChatTimings
     /// The logits the first token was drawn from, when the session was configured with
     /// ``ChatSession/Configuration/recordsPromptLogits``.

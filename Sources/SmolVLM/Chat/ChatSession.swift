@@ -45,6 +45,7 @@ public final class ChatSession: @unchecked Sendable {
         public var threads: Int?
         /// Text placed before the first user turn, in the template's system slot.
         public var systemPrompt: String?
+        /// What to do when a turn does not fit in the context; default ``OverflowPolicy/error``.
         public var overflow: OverflowPolicy
         /// Tile budget per image (1: no slicing, 64 positions per image); nil: as llama.cpp.
         public var maxTiles: Int?
@@ -54,6 +55,15 @@ public final class ChatSession: @unchecked Sendable {
         /// (a vocabulary of floats per turn: for comparing against a reference).
         public var recordsPromptLogits: Bool
 
+        /// A configuration; every parameter defaults to the property's documented default.
+        /// - Parameters:
+        ///   - contextLength: positions the KV cache holds; nil: the smaller of the model's context and 4096.
+        ///   - threads: threads for the matrix products; nil: the active processor count.
+        ///   - systemPrompt: text for the template's system slot before the first user turn; nil: none.
+        ///   - overflow: what to do when a turn does not fit; default ``OverflowPolicy/error``.
+        ///   - maxTiles: tile budget per image (1 turns slicing off); nil: slice as llama.cpp does.
+        ///   - imageDecoder: decodes image files and data; default ``ImageDecoder/init(maxPixels:)``'s limit.
+        ///   - recordsPromptLogits: keep each turn's first-token logits in ``ChatResult/promptLogits``.
         public init(contextLength: Int? = nil, threads: Int? = nil, systemPrompt: String? = nil,
                     overflow: OverflowPolicy = .error, maxTiles: Int? = nil, imageDecoder: ImageDecoder = ImageDecoder(),
                     recordsPromptLogits: Bool = false) {
@@ -67,7 +77,9 @@ public final class ChatSession: @unchecked Sendable {
         }
     }
 
+    /// The model pair this session runs; shared, read-only, with any other sessions on it.
     public let model: SmolVLMModel
+    /// The settings the session was created with.
     public let configuration: Configuration
 
     private let context: LlamaContext
@@ -307,7 +319,9 @@ public final class ChatSession: @unchecked Sendable {
     /// (for inspection, tests and comparisons): text tokens, and image tiles referring to
     /// ``images``.
     public struct Transcript: Sendable {
+        /// Everything evaluated into the KV cache so far, in order: runs of text token ids and image tiles.
         public var chunks: [PromptChunk]
+        /// The embeddings of every image in the conversation, indexed by ``PromptChunk/image(image:tile:)``.
         public var images: [ImageEmbeddings]
     }
 

@@ -24,7 +24,7 @@ public struct SmolVLMModel: Sendable {
     ///   - model: path of the text model GGUF (llama architecture).
     ///   - mmproj: path of the vision GGUF (idefics3 projector), or nil for text only.
     ///   - chatTemplate: a built-in template to use instead of recognising the model's own.
-    /// - Throws: ``GGUFError`` for unreadable or malformed files, ``ModelError`` and
+    /// - Throws: `GGUFError` (module GGUF) for unreadable or malformed files, ``ModelError`` and
     ///   ``VisionModelError`` for unsupported models, ``VisionModelError/projectorWidthMismatch(projector:textEmbedding:)``
     ///   for a pair that does not belong together, ``ChatTemplate/DetectionError`` when the
     ///   model's template is not recognised and none was given, ``ImagePromptError`` when the

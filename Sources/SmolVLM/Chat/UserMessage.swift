@@ -22,9 +22,12 @@ public enum ImageInput: Sendable {
 /// What the user says in one turn: text, and any number of images, which the prompt places
 /// before the text (as SmolVLM was trained and llama.cpp's CLI does).
 public struct UserMessage: Sendable, ExpressibleByStringLiteral {
+    /// The message text, placed after the images.
     public var text: String
+    /// The images, in the order the prompt shows them to the model.
     public var images: [ImageInput]
 
+    /// A message of `text` with `images` before it (none by default: a text-only turn).
     public init(_ text: String, images: [ImageInput] = []) {
         self.text = text
         self.images = images

@@ -30,9 +30,14 @@ import Foundation
 /// 103 771 680; `SmolVLM2-500M-Video-Instruct-Q8_0` 436 808 704; the
 /// `SmolVLM2-500M-Video-Instruct` F16 projector 199 470 624.
 public enum KnownModel: String, CaseIterable, Sendable, Hashable, CustomStringConvertible {
+    /// SmolVLM-256M-Instruct: the smallest pair (SigLIP-93M encoder, SmolLM2-135M-based decoder).
     case smolvlm256m = "smolvlm-256m"
+    /// SmolVLM-500M-Instruct: the same encoder with a SmolLM2-360M-based decoder; better answers,
+    /// about twice the decode cost.
     case smolvlm500m = "smolvlm-500m"
+    /// SmolVLM2-256M-Video-Instruct: the 256M architecture retrained on a mix including video frames.
     case smolvlm2_256m = "smolvlm2-256m"
+    /// SmolVLM2-500M-Video-Instruct: the 500M architecture retrained on a mix including video frames.
     case smolvlm2_500m = "smolvlm2-500m"
 
     /// The Hugging Face repository, `owner/name`.
@@ -107,7 +112,7 @@ public struct HubFile: Sendable, Hashable, CustomStringConvertible {
 /// What `--model` or `--mmproj` names: a file on disk, or a known release and quantization to
 /// download (``ModelStore``) on first use.
 ///
-/// Parsing (``init(parsing:)``): an existing file always wins; otherwise `NAME` or
+/// Parsing (``init(parsing:fileManager:)``): an existing file always wins; otherwise `NAME` or
 /// `NAME:QUANT` (case-insensitive) with `NAME` a ``KnownModel`` and `QUANT` a
 /// ``ModelQuantization`` (default ``ModelQuantization/default``); otherwise anything that looks
 /// like a path (has a `/` or ends in `.gguf`) is taken as a path, and the loader reports it if

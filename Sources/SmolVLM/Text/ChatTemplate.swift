@@ -7,16 +7,31 @@ public enum ChatTemplate: String, Sendable, CaseIterable {
     /// `<|im_start|>` once, then `User: {content}<end_of_utterance>\n` … `Assistant:` (SmolVLM).
     case smolvlm
 
-    public enum Role: String, Sendable { case system, user, assistant }
+    /// Who speaks a ``Message``; the raw value is the role name the templates write.
+    public enum Role: String, Sendable {
+        /// Instructions that frame the conversation, before the first user turn.
+        case system
+        /// The person asking.
+        case user
+        /// The model's answers.
+        case assistant
+    }
 
+    /// One turn of a conversation to render: who speaks and what they say.
     public struct Message: Sendable, Equatable {
+        /// Who speaks.
         public var role: Role
+        /// The text of the turn, inserted into the template verbatim (no escaping of special tokens).
         public var content: String
+        /// A turn of `content` spoken by `role`.
         public init(role: Role, content: String) { self.role = role; self.content = content }
     }
 
+    /// Why ``detect(_:)`` found no template; either way the caller can pass one explicitly.
     public enum DetectionError: Error, Sendable, Equatable, CustomStringConvertible {
+        /// The model's template is not one of ours; `excerpt` is its beginning, for the message.
         case unknown(excerpt: String)
+        /// The model has no `tokenizer.chat_template`.
         case absent
         public var description: String {
             switch self {

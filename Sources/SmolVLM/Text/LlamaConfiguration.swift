@@ -2,16 +2,31 @@ import GGUF
 
 /// Hyper-parameters of a llama-architecture decoder, read from GGUF metadata (never constants).
 public struct LlamaConfiguration: Sendable, Equatable {
+    /// Width of the hidden state and token embeddings (`llama.embedding_length`).
     public var embeddingLength: Int
+    /// Number of transformer blocks (`llama.block_count`).
     public var blockCount: Int
+    /// Width of the SwiGLU feed-forward hidden layer (`llama.feed_forward_length`).
     public var feedForwardLength: Int
+    /// Query heads per attention layer (`llama.attention.head_count`).
     public var headCount: Int
+    /// Key/value heads per layer (`llama.attention.head_count_kv`); equal to ``headCount`` when
+    /// the file omits it (no grouped-query attention).
     public var headCountKV: Int
+    /// Width of one head (`llama.attention.key_length`); ``embeddingLength`` / ``headCount`` when
+    /// absent.
     public var headDimension: Int
+    /// Dimensions of each head that RoPE rotates (`llama.rope.dimension_count`); the whole head
+    /// when absent.
     public var ropeDimensions: Int
+    /// RoPE base frequency θ (`llama.rope.freq_base`); 10000 when absent, as in llama.cpp.
     public var ropeFrequencyBase: Float
+    /// Epsilon added to the mean square in RMSNorm (`llama.attention.layer_norm_rms_epsilon`).
     public var rmsEpsilon: Float
+    /// Positions the model was trained for (`llama.context_length`): the upper bound of a context.
     public var contextLength: Int
+    /// Rows of the token embedding and output projection (`llama.vocab_size`, else the tokenizer's
+    /// vocabulary size).
     public var vocabularySize: Int
 
     /// Width of the key/value projections (all KV heads together).
@@ -19,6 +34,13 @@ public struct LlamaConfiguration: Sendable, Equatable {
     /// Query heads that share one key/value head.
     public var groupSize: Int { headCount / headCountKV }
 
+    /// Reads and range-checks the `llama.*` hyperparameters.
+    /// - Parameters:
+    ///   - md: the text model's metadata.
+    ///   - vocabularySize: the tokenizer's vocabulary size, used when `llama.vocab_size` is absent.
+    /// - Throws: ``ModelError/unsupportedArchitecture(_:)`` unless `general.architecture` is `llama`,
+    ///   `GGUFError` for a missing or mistyped required key, ``ModelError/invalidHyperParameter(key:value:reason:)``
+    ///   for a value out of range.
     public init(_ md: GGUFMetadata, vocabularySize: Int) throws {
         let arch = try md.string("general.architecture")
         guard arch == "llama" else { throw ModelError.unsupportedArchitecture(arch) }

@@ -7,6 +7,7 @@ import Kernels
 ///
 /// Not thread-safe: one context serves one caller; make one context per concurrent stream.
 public final class LlamaContext {
+    /// The weights this context runs (shared; the context owns only its KV cache and buffers).
     public let model: LlamaModel
     /// Positions the KV cache can hold.
     public let capacity: Int
@@ -28,9 +29,15 @@ public final class LlamaContext {
     private let toHalf: sv_from_float_fn
     private let swiglu: sv_swiglu_fn
 
+    /// A context for `model`: a KV cache of `contextLength` positions, working buffers, and a
+    /// pool of `threads` threads.
+    ///
     /// - Parameters:
+    ///   - model: the weights to run; shared, not copied.
     ///   - contextLength: positions to keep; default the smaller of the model's and 4096.
     ///   - threads: threads for matrix products and attention; default the active processor count.
+    ///   - kernels: the SIMD kernel set; default the best this CPU supports (tests pass others
+    ///     to compare against the scalar reference).
     public init(model: LlamaModel, contextLength: Int? = nil, threads: Int? = nil, kernels: KernelSet = .default) throws {
         let c = model.configuration
         let requested = contextLength ?? min(c.contextLength, 4096)
@@ -62,7 +69,14 @@ public final class LlamaContext {
 
     /// Which positions of a batch produce logits: the last, every one, or none (a prefix whose
     /// logits nobody reads skips the output projection).
-    public enum Logits: Sendable { case last, all, none }
+    public enum Logits: Sendable {
+        /// Logits of the batch's last position only: a prefill followed by sampling.
+        case last
+        /// Logits of every position: scoring a text, comparing against a reference.
+        case all
+        /// No logits: the output projection is skipped.
+        case none
+    }
 
     /// Evaluates `tokens` at the next positions and returns logits (`vocabularySize` floats per
     /// requested row, row-major).

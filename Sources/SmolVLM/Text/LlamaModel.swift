@@ -4,7 +4,9 @@ import Kernels
 /// A llama-architecture decoder (SmolLM2, SmolVLM's text model): weights mapped from a GGUF
 /// file, never copied, shared by every ``LlamaContext`` that runs it.
 public struct LlamaModel: Sendable {
+    /// Hyperparameters read from the file's metadata.
     public let configuration: LlamaConfiguration
+    /// The mapped GGUF file the weights are views into; kept alive by this model.
     public let file: GGUFFile
 
     // MARK: - Weights
@@ -22,6 +24,10 @@ public struct LlamaModel: Sendable {
     /// `output.weight`, or the token embedding when the file has none (tied embeddings).
     let output: WeightMatrix
 
+    /// Checks the hyperparameters and every weight's shape and type, and maps the weights (no copy).
+    /// - Throws: ``ModelError`` for an unsupported architecture, an invalid hyperparameter or a
+    ///   tensor of the wrong shape; `GGUFError` for a missing tensor or key, or a tensor type the
+    ///   kernels cannot compute with.
     public init(file: GGUFFile) throws {
         self.file = file
         let vocab = (try? file.metadata.strings("tokenizer.ggml.tokens").count) ?? 0

@@ -15,6 +15,7 @@
 /// print(stream.finish())
 /// ```
 public struct StreamingDecoder: Sendable {
+    /// The tokenizer whose pieces are decoded.
     public let tokenizer: Tokenizer
     /// Whether control tokens are rendered (as `piece(for:special:)`).
     public let special: Bool
@@ -22,6 +23,10 @@ public struct StreamingDecoder: Sendable {
     public private(set) var pendingBytes: [UInt8] = []
     private var isFirstToken = true
 
+    /// A decoder with nothing pending.
+    /// - Parameters:
+    ///   - tokenizer: the model's tokenizer.
+    ///   - special: render control tokens (see ``special``); default false, as for answers shown to users.
     public init(tokenizer: Tokenizer, special: Bool = false) {
         self.tokenizer = tokenizer
         self.special = special

@@ -56,6 +56,7 @@ public struct Idefics3Preprocessor: Sendable {
     public let longestEdge: Int?
     /// Per-channel normalisation, R G B.
     public let mean: [Float]
+    /// Per-channel standard deviation, R G B: a pixel in [0, 1] becomes `(x − mean) / std`.
     public let std: [Float]
     /// The caller's tile budget: at most this many slices (gridX · gridY), and an image that ends
     /// up as a single tile is not sliced at all but given as one global image, as Hugging Face's
@@ -73,6 +74,7 @@ public struct Idefics3Preprocessor: Sendable {
     /// counts (`tokens × pixelsPerToken`); setting either selects the llava-uhd branch, as in
     /// llama.cpp. nil: unset.
     public let minPixels: Int?
+    /// Upper bound of the pixel count (`image_max_tokens × pixelsPerToken`); nil: unset.
     public let maxPixels: Int?
     /// Pixels per image token: patch_size² · scale_factor² (llama.cpp's `patch_area`).
     public let pixelsPerToken: Int
@@ -100,8 +102,12 @@ public struct Idefics3Preprocessor: Sendable {
     /// normalisation and token size from the file, plus the caller's options.
     ///
     /// - Parameters:
+    ///   - configuration: the mmproj's hyperparameters (tile size, longest edge, normalisation,
+    ///     patch size and scale factor).
     ///   - maxTiles: the tile budget (see ``maxTiles``); nil for llama.cpp's output.
-    ///   - imageMinTokens, imageMaxTokens: llama.cpp's `--image-min-tokens` / `--image-max-tokens`.
+    ///   - imageMinTokens: llama.cpp's `--image-min-tokens`: a lower bound on the image's
+    ///     tokens, which selects the llava-uhd branch; nil: unset.
+    ///   - imageMaxTokens: llama.cpp's `--image-max-tokens`: an upper bound, likewise; nil: unset.
     /// - Throws: ``Error/invalidMaxTiles(_:)`` when `maxTiles < 1`,
     ///   ``Error/invalidTokenLimit(name:value:)``, ``Error/invalidNormalization(reason:)``.
     public init(_ configuration: VisionConfiguration, maxTiles: Int? = nil, imageMinTokens: Int? = nil, imageMaxTokens: Int? = nil) throws(Error) {
@@ -143,6 +149,7 @@ public struct Idefics3Preprocessor: Sendable {
     public struct Output: Sendable {
         /// Slices across and down; both 0 when the image is not sliced (only with ``maxTiles``).
         public var gridX: Int
+        /// Slices down (rows of the grid); 0 when the image is not sliced.
         public var gridY: Int
         /// Each tile is `tileSize × tileSize × 3` floats, row-major, channels interleaved (HWC):
         /// `gridX · gridY` slices, then the global image.

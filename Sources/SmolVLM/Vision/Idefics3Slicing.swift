@@ -2,6 +2,8 @@
 /// `mtmd_image_preprocessor_idefics3` sizes the refined image in each branch, with the same
 /// integer and single-precision arithmetic, so the same image gets the same grid.
 extension Idefics3Preprocessor {
+    /// Which of llama.cpp's two idefics3 slicing algorithms a ``Plan`` follows, chosen by the mmproj
+    /// file's metadata and the token limits.
     public enum Branch: Sendable, Equatable {
         /// `clip.vision.preproc_image_size` present, no token limit: Lanczos to the longest edge.
         case longestEdge
@@ -11,18 +13,23 @@ extension Idefics3Preprocessor {
 
     /// What ``callAsFunction(_:)`` will do to an image of a given size.
     public struct Plan: Sendable, Equatable {
+        /// The slicing algorithm used.
         public var branch: Branch
         /// Slices across and down; 0 × 0 when the image is not sliced (global image only).
         public var gridX: Int
+        /// Slices down (rows of the grid); 0 when not sliced.
         public var gridY: Int
         /// The image the slices are cut from: whole tiles (one tile when not sliced).
         public var refinedWidth: Int
+        /// Height of the refined image in pixels, a whole number of tiles.
         public var refinedHeight: Int
         /// Longest edge: the size after the aspect-preserving resize. llava-uhd: the size of the
         /// picture inside the black-padded refined image.
         public var contentWidth: Int
+        /// Height of the picture within the refined image, in pixels.
         public var contentHeight: Int
 
+        /// True if the image is cut into slices besides the global image.
         public var isSliced: Bool { gridX > 0 }
         /// Tiles in the output: the slices and the global image.
         public var tileCount: Int { gridX * gridY + 1 }

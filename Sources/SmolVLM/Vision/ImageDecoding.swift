@@ -25,6 +25,7 @@ public struct ImageDecoder: Sendable {
 
     /// The formats recognised by their first bytes.
     public enum Format: Sendable, Equatable {
+        /// `jpeg`: starts with `FF D8 FF`; `png`: starts with the 8-byte PNG signature.
         case jpeg, png
 
         /// The format of `data` judged by its signature, or nil.

@@ -5,6 +5,7 @@ import Foundation
 public struct ImageEmbeddings: Sendable {
     /// The slice grid (0 × 0 for an unsliced image).
     public var gridX: Int
+    /// Slices down; 0 for an unsliced image.
     public var gridY: Int
     /// Each tile is `tokensPerTile × width` floats, row-major.
     public var tiles: [[Float]]
@@ -15,6 +16,7 @@ public struct ImageEmbeddings: Sendable {
     /// Seconds spent in the encoder and projector, per tile.
     public var encodeSeconds: [Double]
 
+    /// Embeddings per tile (64 for SmolVLM's 512-pixel tiles); 0 when there are no tiles.
     public var tokensPerTile: Int { tiles.first.map { $0.count / width } ?? 0 }
 }
 

@@ -18,6 +18,7 @@ public enum ImagePromptError: Error, Sendable, Equatable, CustomStringConvertibl
 /// One piece of decoder input, in evaluation order (mtmd's input chunks): a run of text tokens,
 /// or the 64 embeddings of one image tile.
 public enum PromptChunk: Sendable, Equatable {
+    /// A run of text token ids.
     case text([Int])
     /// Tile `tile` (in the preprocessor's order: slices row-major, then the overview) of image
     /// `image` (in marker order).
@@ -38,6 +39,10 @@ public struct ImagePromptLayout: Sendable {
     let overviewStart: [Int]
     let imageEnd: [Int]
 
+    /// Finds the token ids of mtmd's image markup (`\n`, `\n\n`, `<fake_token_around_image>`,
+    /// `<global-img>`) by their pieces, as mtmd does, so `\n\n` is one token even where BPE would split it.
+    /// - Throws: ``ImagePromptError/missingToken(_:)`` if the vocabulary lacks one of them (not a
+    ///   SmolVLM tokenizer).
     public init(tokenizer: Tokenizer) throws(ImagePromptError) {
         self.tokenizer = tokenizer
         // mtmd looks these up by their text (the first id whose piece spells it), not by
@@ -81,6 +86,7 @@ public struct ImagePromptLayout: Sendable {
     /// the vocabulary asks for them.
     ///
     /// - Parameters:
+    ///   - text: the prompt, with one ``marker`` where each image goes.
     ///   - grids: each image's slice grid (0 × 0 for an unsliced image), in marker order.
     ///   - addSpecial: add BOS/EOS as the vocabulary asks; false for text that continues a
     ///     conversation already in the context.

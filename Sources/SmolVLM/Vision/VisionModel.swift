@@ -4,9 +4,14 @@ import Kernels
 
 /// What can go wrong loading or running a vision encoder (mmproj) beyond a malformed GGUF file.
 public enum VisionModelError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// `clip.projector_type` is not `idefics3` (the value, or `?` when absent).
     case unsupportedProjector(String)
+    /// A `clip.vision.*` value is out of range or inconsistent (`reason` says how).
     case invalidHyperParameter(key: String, value: String, reason: String)
+    /// The projector's output width differs from the text model's embedding length: the two files
+    /// are not a pair.
     case projectorWidthMismatch(projector: Int, textEmbedding: Int)
+    /// A tile passed to the encoder has `found` floats instead of `imageSize² × 3`.
     case tileSize(expected: Int, found: Int)
 
     public var description: String {
@@ -25,13 +30,22 @@ public enum VisionModelError: Error, Sendable, Equatable, CustomStringConvertibl
 
 /// Hyper-parameters of a SigLIP vision encoder with the idefics3 projector, from `clip.vision.*`.
 public struct VisionConfiguration: Sendable, Equatable {
+    /// Side of a square tile in pixels (`clip.vision.image_size`; 512 for SmolVLM).
     public var imageSize: Int
+    /// Side of a square patch in pixels (`clip.vision.patch_size`; 16 for SmolVLM).
     public var patchSize: Int
+    /// Width of the encoder's hidden state (`clip.vision.embedding_length`).
     public var embeddingLength: Int
+    /// Width of the encoder's GELU feed-forward hidden layer (`clip.vision.feed_forward_length`).
     public var feedForwardLength: Int
+    /// Number of encoder blocks (`clip.vision.block_count`).
     public var blockCount: Int
+    /// Attention heads per block (`clip.vision.attention.head_count`).
     public var headCount: Int
+    /// Epsilon of the encoder's LayerNorms (`clip.vision.attention.layer_norm_epsilon`).
     public var layerNormEpsilon: Float
+    /// Pixel-shuffle factor of the projector (`clip.vision.projector.scale_factor`): each
+    /// `scaleFactor × scaleFactor` patch group becomes one embedding.
     public var scaleFactor: Int
     /// Width of the projector output (= the text model's embedding length).
     public var projectionLength: Int
@@ -42,14 +56,22 @@ public struct VisionConfiguration: Sendable, Equatable {
     /// `clip.vision.image_mean` / `image_std`: per-channel (R, G, B) normalisation. Required, as
     /// llama.cpp refuses a file without them (or with fewer than 3 values; it uses the first 3).
     public var imageMean: [Float]
+    /// Per-channel standard deviation (see ``imageMean``).
     public var imageStd: [Float]
 
+    /// Width of one attention head: ``embeddingLength`` / ``headCount``.
     public var headDimension: Int { embeddingLength / headCount }
+    /// Patches along each side of a tile: ``imageSize`` / ``patchSize``.
     public var patchesPerSide: Int { imageSize / patchSize }
+    /// Patches per tile (encoder sequence length): ``patchesPerSide``².
     public var patchCount: Int { patchesPerSide * patchesPerSide }
     /// Embeddings one tile becomes after the pixel shuffle.
     public var tokensPerTile: Int { patchCount / (scaleFactor * scaleFactor) }
 
+    /// Reads and range-checks the `clip.vision.*` hyperparameters of an mmproj file.
+    /// - Throws: ``VisionModelError/unsupportedProjector(_:)`` unless the projector is idefics3,
+    ///   ``VisionModelError/invalidHyperParameter(key:value:reason:)`` for a value out of range,
+    ///   `GGUFError` for a missing or mistyped required key.
     public init(_ md: GGUFMetadata) throws {
         let projector = (try? md.string("clip.projector_type")) ?? "?"
         guard projector == "idefics3" else { throw VisionModelError.unsupportedProjector(projector) }
@@ -97,7 +119,9 @@ public struct VisionConfiguration: Sendable, Equatable {
 /// computed the way llama.cpp's clip graph (tools/mtmd, `build_vit` + `build_patch_merge_permute`)
 /// does on the CPU. Weights are mapped from the mmproj GGUF file, never copied (bar small vectors).
 public struct VisionModel: Sendable {
+    /// Hyperparameters read from the mmproj metadata.
     public let configuration: VisionConfiguration
+    /// The mapped mmproj file the weights are views into; kept alive by this model.
     public let file: GGUFFile
 
     struct Layer: Sendable {
@@ -125,6 +149,10 @@ public struct VisionModel: Sendable {
     /// Width of each output embedding.
     public var outputWidth: Int { projector.rows }
 
+    /// Checks the hyperparameters and every weight's shape and type, and maps the weights.
+    /// - Throws: ``VisionModelError`` for an unsupported projector or hyperparameter,
+    ///   ``ModelError/tensorShape(tensor:expected:found:)`` for a weight of the wrong shape,
+    ///   `GGUFError` for a missing tensor or key, or a type the kernels cannot compute with.
     public init(file: GGUFFile) throws {
         self.file = file
         var c = try VisionConfiguration(file.metadata)
@@ -186,6 +214,8 @@ public struct VisionModel: Sendable {
         configuration = c
     }
 
+    /// Maps the mmproj file at `path` and loads it as ``init(file:)`` does.
+    /// - Throws: `GGUFError` if the file cannot be opened or parsed, and what ``init(file:)`` throws.
     public init(path: String) throws {
         try self.init(file: GGUFFile(path: path))
     }
@@ -198,6 +228,8 @@ public struct VisionModel: Sendable {
         }
     }
 
+    /// Throws ``VisionModelError/projectorWidthMismatch(projector:textEmbedding:)`` unless the
+    /// projector's output width equals `text`'s embedding length.
     public func checkCompatible(with text: LlamaModel) throws {
         try checkCompatible(textEmbeddingLength: text.configuration.embeddingLength)
     }
@@ -209,6 +241,14 @@ public struct VisionModel: Sendable {
         return try encode(tile: tile, pool: pool, kernels: kernels)
     }
 
+    /// Encodes one tile as ``encode(tile:threads:kernels:)`` does, on an existing pool (no thread
+    /// start-up per tile).
+    /// - Parameters:
+    ///   - tile: `imageSize × imageSize × 3` floats, HWC, normalised.
+    ///   - pool: the threads for the matrix products and attention.
+    ///   - kernels: the SIMD kernel set; default the best for this CPU.
+    /// - Returns: `tokensPerTile × outputWidth` floats, row-major.
+    /// - Throws: ``VisionModelError/tileSize(expected:found:)`` for a tile of the wrong size.
     public func encode(tile: [Float], pool: ThreadPool, kernels: KernelSet = .default) throws -> [Float] {
         let c = configuration
         let side = c.imageSize
