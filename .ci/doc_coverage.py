@@ -130,7 +130,11 @@ def main():
         print(f"  {name} ({kind}): {rule}")
     if missing:
         print(f"doc coverage: {len(missing)} public symbol(s) without a doc comment:")
-        for where, kind, name in sorted(missing):
+        def order(entry):
+            path, _, line = entry[0].rpartition(":")
+            return (path, int(line))
+
+        for where, kind, name in sorted(missing, key=order):
             print(f"  {where}: {kind} {name}")
         return 1
     print(f"doc coverage: every public symbol of {', '.join(modules)} is documented")
