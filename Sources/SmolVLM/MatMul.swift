@@ -3,6 +3,7 @@ import Kernels
 
 /// One kernel table (an instruction set's implementations), immutable for the process.
 public struct KernelSet: @unchecked Sendable {
+    /// The C table of kernel function pointers (static storage in the Kernels target).
     public let table: UnsafePointer<sv_kernels>
 
     /// The best instruction set this CPU supports, or the one `SMOLVLM_ISA` names.
@@ -16,7 +17,9 @@ public struct KernelSet: @unchecked Sendable {
 
     init(table: UnsafePointer<sv_kernels>) { self.table = table }
 
+    /// The instruction set the table's kernels use.
     public var isa: sv_isa { table.pointee.isa }
+    /// The instruction set's name as `SMOLVLM_ISA` spells it (`scalar`, `avx2`, `avx512-vnni`, …).
     public var name: String { String(cString: sv_isa_name(table.pointee.isa)) }
 
     /// Every instruction set this CPU can run, scalar first.
@@ -28,13 +31,25 @@ public struct KernelSet: @unchecked Sendable {
 /// A row-major weight matrix in a ggml type: `rows` rows of `columns` elements, each row
 /// `rowStride` bytes apart. It points into memory someone else keeps alive (a mapped GGUF file).
 public struct WeightMatrix: @unchecked Sendable {
+    /// The storage type of the elements (F32, F16, Q8_0, Q4_K, …).
     public let type: GGMLType
+    /// The same type as the kernels name it.
     public let kernelType: sv_type
+    /// Output features: one dot product per row.
     public let rows: Int
+    /// Input features: elements per row.
     public let columns: Int
+    /// Bytes from one row to the next (whole quantization blocks).
     public let rowStride: Int
+    /// The first byte of row 0.
     public let data: UnsafeRawPointer
 
+    /// Wraps `rows` rows of `columns` elements of `type` at `data` (not copied; the caller keeps
+    /// the memory alive).
+    ///
+    /// - Throws: `GGUFError.unsupportedTensorType` for a type the kernels
+    ///   lack, `GGUFError.invalidShape` when a row is not a whole
+    ///   number of blocks.
     public init(type: GGMLType, rows: Int, columns: Int, data: UnsafeRawPointer) throws(GGUFError) {
         guard let kt = type.kernelType else { throw .unsupportedTensorType(tensor: "matrix", type: type.name) }
         guard let stride = type.byteCount(elements: columns) else {
@@ -51,7 +66,10 @@ public struct WeightMatrix: @unchecked Sendable {
     /// The matrix of a 2-D tensor in a mapped GGUF file (`shape[0]` = columns).
     public init(_ tensor: GGUFTensorInfo, in file: GGUFFile) throws(GGUFError) {
         let bytes = file.bytes(of: tensor)
-        try self.init(type: tensor.type, rows: tensor.rowCount, columns: tensor.rowLength, data: bytes.baseAddress!)
+        guard let base = bytes.baseAddress else {
+            throw .invalidShape(tensor: tensor.name, shape: tensor.shape.map(UInt64.init), reason: "the tensor has no data")
+        }
+        try self.init(type: tensor.type, rows: tensor.rowCount, columns: tensor.rowLength, data: base)
     }
 
     /// The activation type this matrix multiplies against (ggml's vec_dot_type).
@@ -66,14 +84,18 @@ public struct WeightMatrix: @unchecked Sendable {
 /// Multi-row products use the table's register-tiled gemm for the weight type where it has one
 /// (each output bit-identical to the vec_dot, so results depend neither on the number of
 /// activation rows nor on the thread count); multi-row F16 products follow llamafile's
-/// tinyBLAS order (``sv_matmul_rows_sgemm``).
+/// tinyBLAS order (`sv_matmul_rows_sgemm`).
 public enum MatMul {
     /// `y[j][r] = Σ_c w[r][c] · x[j][c]` for `m` activation rows of `w.columns` floats.
     ///
     /// - Parameters:
+    ///   - w: the weights.
     ///   - x: `m × w.columns` floats, row-major.
+    ///   - m: activation rows (tokens or patches).
     ///   - y: `m × w.rows` floats, row-major.
     ///   - scratch: reused buffer for converted activations; grown as needed.
+    ///   - pool: threads to split the weight rows across.
+    ///   - kernels: the kernel table to compute with.
     public static func multiply(_ w: WeightMatrix, _ x: UnsafePointer<Float>, rows m: Int,
                                 into y: UnsafeMutablePointer<Float>,
                                 scratch: inout ScratchBuffer, pool: ThreadPool, kernels: KernelSet) {
@@ -105,6 +127,7 @@ public struct ScratchBuffer: ~Copyable {
     private var base: UnsafeMutableRawPointer?
     private var capacity = 0
 
+    /// An empty buffer; the first ``reserve(_:)`` allocates.
     public init() {}
 
     deinit { base?.deallocate() }
