@@ -422,8 +422,10 @@ struct ImageDecodingTests {
         print("200 damaged JPEGs: \(failures) refused with a typed error, the rest decoded; resident memory "
             + "\(before.map { "\($0 >> 20)" } ?? "?") MB -> \(after.map { "\($0 >> 20)" } ?? "?") MB")
         if let before, let after {
-            // Each decode allocates 3.6 MB of pixels; leaking them would add ~700 MB.
-            #expect(after - before < 100 << 20, "resident memory grew by \((after - before) >> 20) MB")
+            // Each decode allocates 3.6 MB of pixels; leaking them would add ~700 MB. Other tests
+            // share this process and allocate meanwhile, so only a gross leak is caught here;
+            // Tests/ImageShim/run.sh checks every error path precisely under LeakSanitizer.
+            #expect(after - before < 600 << 20, "resident memory grew by \((after - before) >> 20) MB")
         }
     }
 }

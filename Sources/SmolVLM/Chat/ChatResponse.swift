@@ -77,6 +77,9 @@ public struct ChatResponse: AsyncSequence, Sendable {
 
     /// Stops generation (as cancelling the consuming task does).
     public func cancel() { outcome.cancel() }
+
+    /// Tokens generated so far (for progress displays; the pieces may lag behind it).
+    public var generatedTokens: Int { outcome.tokens }
 }
 
 /// The shared state between a generating thread and the ``ChatResponse`` handed out: a
@@ -88,9 +91,12 @@ final class Outcome: Sendable {
     }
     private let state = Mutex(State())
     private let cancelled = Atomic<Bool>(false)
+    private let generated = Atomic<Int>(0)
 
     var isCancelled: Bool { cancelled.load(ordering: .relaxed) }
     func cancel() { cancelled.store(true, ordering: .relaxed) }
+    var tokens: Int { generated.load(ordering: .relaxed) }
+    func countToken() { generated.add(1, ordering: .relaxed) }
 
     func finish(_ result: Result<ChatResult, any Error>) {
         let waiters = state.withLock { s -> [CheckedContinuation<ChatResult, any Error>] in

@@ -267,6 +267,7 @@ public final class ChatSession: @unchecked Sendable {
             if model.tokenizer.isEndOfGeneration(token) { stop = .endOfGeneration(token: token); break }
             guard context.position < context.capacity else { stop = .contextFull; break }
             tokens.append(token)
+            outcome.countToken()
             history.append(token)
             logits = try context.evaluate(tokens: [token])
             cached.append(token)
