@@ -4,6 +4,29 @@ import ReferenceFixtures
 import SmolVLM
 import Testing
 
+/// Cancels a response from its own thread when it has generated `after` tokens, and tells how
+/// many existed at that moment.
+final class Canceller: @unchecked Sendable {
+    private let done = DispatchSemaphore(value: 0)
+    private var count = 0
+
+    init(_ response: ChatResponse, after n: Int) {
+        let thread = Thread { [self] in
+            while response.generatedTokens < n { usleep(200) }
+            count = response.generatedTokens
+            response.cancel()
+            done.signal()
+        }
+        thread.start()
+    }
+
+    /// Tokens generated when cancel() was called (the semaphore orders the write before this).
+    func wait() -> Int {
+        done.wait()
+        return count
+    }
+}
+
 /// The chat API on the synthetic tiny SmolVLM pair: greedy answers equal llama.cpp's, later turns
 /// cost only their own positions and agree with a from-scratch run, cancellation is prompt and
 /// harmless, prefixes are reused across frames.
@@ -91,14 +114,12 @@ struct ChatSessionTests {
         let model = try SmolVLMModel(model: Self.bigTextPath)
         let session = try ChatSession(model: model, configuration: .init(threads: 2, recordsPromptLogits: true))
         let response = session.respond(to: "Count to a thousand.", options: GenerationOptions(maxTokens: 200, temperature: 0))
-        var pieces = 0
-        for try await _ in response {
-            pieces += 1
-            if pieces == 5 { break }
-        }
-        let atCancel = response.generatedTokens
-        response.cancel()
+        // Cancel from a plain thread once 5 tokens exist: tests run on the cooperative pool,
+        // which other suites may keep busy, so a task would see the stream late.
+        let canceller = Canceller(response, after: 5)
+        let atCancel = canceller.wait()
         let result = try await response.result
+        let pieces = 5
         #expect(result.stopReason == .cancelled)
         #expect(result.tokens.count <= atCancel + 1, "\(result.tokens.count) tokens, \(atCancel) when cancelled")
         print("cancelled after \(pieces) pieces: \(atCancel) tokens generated then, \(result.tokens.count) in the end")
