@@ -189,3 +189,55 @@ struct ChatSessionTests {
         }
     }
 }
+
+extension ChatSessionTests {
+    /// Cancelling the task that consumes the answer stops generation and leaves the session usable.
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: bigTextPath), "models/smolvlm-256m-text-q8_0.gguf is absent: run models/build-test-models.sh"))
+    func taskCancellationStopsTheAnswer() async throws {
+        let session = try ChatSession(model: SmolVLMModel(model: Self.bigTextPath), configuration: .init(threads: 2))
+        let response = session.respond(to: "Write a long story.", options: GenerationOptions(maxTokens: 2000, temperature: 0))
+        let consumer = Task {
+            var n = 0
+            for try await _ in response { n += 1 }
+            return n
+        }
+        consumer.cancel()
+        _ = try? await consumer.value
+        let result = try await response.result
+        #expect(result.stopReason == .cancelled)
+        #expect(result.tokens.count < 2000)
+        let next = try await session.respond(to: "Hi.", options: GenerationOptions(maxTokens: 2, temperature: 0)).result
+        #expect(next.stopReason != .cancelled && next.tokens.count <= 2)
+    }
+
+    /// `smolvlm caption --json` (the CLI is built on the same session) gives the API's answer.
+    @Test(.enabled(if: present, "tiny synthetic models are absent: run models/build-test-models.sh"))
+    func cliCaptionEqualsTheAPI() async throws {
+        let binary = ReferenceFixture.modelsDirectory.deletingLastPathComponent().appendingPathComponent(".build/release/smolvlm")
+        guard FileManager.default.isExecutableFile(atPath: binary.path) else {
+            print("SKIPPED cliCaptionEqualsTheAPI: \(binary.path) is not built (swift build -c release)")
+            return
+        }
+        let image = ReferenceFixture.root.appendingPathComponent("images/chelsea-300x200.png")
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = ["caption", "--model", Self.textPath, "--mmproj", Self.mmprojPath, "--image", image.path,
+                             "-n", "16", "--threads", "2", "--json"]
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        struct Line: Decodable { var text: String }
+        let cli = try JSONDecoder().decode(Line.self, from: data)
+
+        let session = try ChatSession(model: Self.pair(), configuration: .init(threads: 2))
+        let api = try await session.respond(to: UserMessage("Describe this image.", images: [.file(image)]),
+                                            options: GenerationOptions(maxTokens: 16, temperature: 0)).result
+        #expect(cli.text == api.text)
+        let f = try ReferenceFixture("vision-tiny-q8_0-chelsea-300x200")
+        #expect(api.tokens == Array(try f.ints("tokens").values.prefix(16)))
+    }
+}
