@@ -11,27 +11,37 @@ import Testing
 /// llama.cpp's generated tokens.
 @Suite("image prompts against llama.cpp's mtmd")
 struct VisionPromptTests {
-    /// Every `vision-<model>-<mmproj type>-<image>` fixture (those containing
+    /// The `vision-<model>-<mmproj type>-<image>` fixtures of one model family (those containing
     /// `SMOLVLM_VISION_FIXTURES` when it is set, to study one case).
-    static let fixtures: [String] = {
+    static func fixtures(_ family: String) -> [String] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: ReferenceFixture.root.path)) ?? []
         let only = ProcessInfo.processInfo.environment["SMOLVLM_VISION_FIXTURES"] ?? ""
-        return names.filter { $0.hasPrefix("vision-") && !$0.hasPrefix("vision-preprocess-") && (only.isEmpty || $0.contains(only)) }.sorted()
-    }()
+        return names.filter { $0.hasPrefix("vision-\(family)-") && (only.isEmpty || $0.contains(only)) }.sorted()
+    }
 
     static func modelPath(_ name: String) -> String {
         ReferenceFixture.modelsDirectory.appendingPathComponent(name).path
     }
 
-    @Test(arguments: fixtures)
+    /// Whether every model file the family's fixtures name is built.
+    static func modelsPresent(_ family: String) -> Bool {
+        fixtures(family).allSatisfy { name in
+            guard let f = try? ReferenceFixture(name), let t = f["model"]?.string, let m = f["mmproj"]?.string else { return false }
+            return FileManager.default.fileExists(atPath: modelPath(t)) && FileManager.default.fileExists(atPath: modelPath(m))
+        }
+    }
+
+    @Test(.enabled(if: modelsPresent("tiny"), "tiny synthetic models are absent: run models/build-test-models.sh"),
+          arguments: fixtures("tiny"))
+    func tinyImagePrompt(_ name: String) throws { try imagePrompt(name) }
+
+    @Test(.enabled(if: modelsPresent("smolvlm-256m"), "SmolVLM-256M-shaped synthetic models are absent: run models/build-test-models.sh"),
+          arguments: fixtures("smolvlm-256m"))
+    func smolVLM256MImagePrompt(_ name: String) throws { try imagePrompt(name) }
+
     func imagePrompt(_ name: String) throws {
         let f = try ReferenceFixture(name)
-        let textName = try #require(f["model"]?.string), mmprojName = try #require(f["mmproj"]?.string)
-        let textPath = Self.modelPath(textName), mmprojPath = Self.modelPath(mmprojName)
-        guard FileManager.default.fileExists(atPath: textPath), FileManager.default.fileExists(atPath: mmprojPath) else {
-            print("SKIPPED \(name): \(textName) or \(mmprojName) is absent from models/ (run models/build-test-models.sh)")
-            return
-        }
+        let textPath = Self.modelPath(try #require(f["model"]?.string)), mmprojPath = Self.modelPath(try #require(f["mmproj"]?.string))
         let textFile = try GGUFFile(path: textPath)
         let text = try LlamaModel(file: textFile)
         let tokenizer = try Tokenizer(gguf: textFile)
