@@ -428,11 +428,50 @@ static inline float sv_attn_group_sum16(__m512 e) {
     return _mm_cvtss_f32(_mm_add_ss(c, _mm_shuffle_ps(c, c, 1)));
 }
 
+// The 16×16 transpose of r (row l = r[l]) in place.
+static inline void sv_transpose16_avx512(__m512 r[16]) {
+    __m512 t[16];
+    for (int l = 0; l < 16; l += 2) {
+        t[l] = _mm512_unpacklo_ps(r[l], r[l + 1]);
+        t[l + 1] = _mm512_unpackhi_ps(r[l], r[l + 1]);
+    }
+    for (int l = 0; l < 16; l += 4) {
+        r[l] = _mm512_shuffle_ps(t[l], t[l + 2], 0x44);
+        r[l + 1] = _mm512_shuffle_ps(t[l], t[l + 2], 0xEE);
+        r[l + 2] = _mm512_shuffle_ps(t[l + 1], t[l + 3], 0x44);
+        r[l + 3] = _mm512_shuffle_ps(t[l + 1], t[l + 3], 0xEE);
+    }
+    for (int l = 0; l < 16; l += 8) {
+        for (int m = 0; m < 4; m++) {
+            t[l + m] = _mm512_shuffle_f32x4(r[l + m], r[l + m + 4], 0x88);
+            t[l + m + 4] = _mm512_shuffle_f32x4(r[l + m], r[l + m + 4], 0xDD);
+        }
+    }
+    for (int m = 0; m < 8; m++) {
+        r[m] = _mm512_shuffle_f32x4(t[m], t[m + 8], 0x88);
+        r[m + 8] = _mm512_shuffle_f32x4(t[m], t[m + 8], 0xDD);
+    }
+}
+
 // Widens keys and values [t0, t0 + nt) of a tile: kt[i·64 + t] (transposed) and vt[t·d + i];
-// positions past nt get zero keys (their scores are masked out).
+// positions past nt get zero keys (their scores are masked out). Full groups of 16 keys are
+// transposed in registers.
 static void sv_attn_widen_tile_avx512(int64_t d, const sv_half *keys, const sv_half *values, int64_t stride,
                                       int64_t nt, float *kt, float *vt) {
-    for (int64_t t = 0; t < nt; t++) {
+    int64_t t = 0;
+    for (; t + 16 <= nt; t += 16) {
+        for (int64_t i = 0; i < d; i += 16) {
+            __m512 r[16];
+            for (int l = 0; l < 16; l++) {
+                r[l] = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(keys + (t + l) * stride + i)));
+                _mm512_storeu_ps(vt + (t + l) * d + i,
+                                 _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(values + (t + l) * stride + i))));
+            }
+            sv_transpose16_avx512(r);
+            for (int l = 0; l < 16; l++) _mm512_storeu_ps(kt + (i + l) * SV_ATTN_TILE_AVX512 + t, r[l]);
+        }
+    }
+    for (; t < nt; t++) {
         const sv_half *key = keys + t * stride, *value = values + t * stride;
         for (int64_t i = 0; i < d; i += 16) {
             float tmp[16];
@@ -441,29 +480,45 @@ static void sv_attn_widen_tile_avx512(int64_t d, const sv_half *keys, const sv_h
             _mm512_storeu_ps(vt + t * d + i, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(value + i))));
         }
     }
-    for (int64_t t = nt; t < SV_ATTN_TILE_AVX512; t++) {
+    for (t = nt; t < SV_ATTN_TILE_AVX512; t++) {
         for (int64_t i = 0; i < d; i++) kt[i * SV_ATTN_TILE_AVX512 + t] = 0.0f;
     }
 }
 
-// One row's step over one tile of nt (1...64) positions: sv_attention_row_f32acc's loop body.
-static void sv_attn_tile_row_avx512(int64_t d, const float *q, const float *kt, const float *vt, int64_t nt,
-                                    float scale, float *out, float *M, float *S, float *kq) {
-    __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
-    for (int64_t i = 0; i < d; i++) {
-        const __m512 qi = _mm512_set1_ps(q[i]);
-        const float *k = kt + i * SV_ATTN_TILE_AVX512;
-        s0 = _mm512_fmadd_ps(qi, _mm512_loadu_ps(k), s0);
-        s1 = _mm512_fmadd_ps(qi, _mm512_loadu_ps(k + 16), s1);
-        s2 = _mm512_fmadd_ps(qi, _mm512_loadu_ps(k + 32), s2);
-        s3 = _mm512_fmadd_ps(qi, _mm512_loadu_ps(k + 48), s3);
+// Scores of R (1...4) rows against one transposed tile: row j's 64 lanes in s[j][0...3], each
+// lane one key's sequential FMA chain over the head dimension, exactly as for a single row.
+// The rows only interleave, so 4·R independent chains share each load of the tile.
+#define SV_ATTN_UNROLL _Pragma("clang loop unroll(full)")
+static inline __attribute__((always_inline)) void
+sv_attn_scores_avx512(const int R, int64_t d, const float *q, int64_t q_stride, const float *kt, __m512 s[4][4]) {
+    SV_ATTN_UNROLL for (int j = 0; j < R; j++) {
+        SV_ATTN_UNROLL for (int c = 0; c < 4; c++) s[j][c] = _mm512_setzero_ps();
     }
+    for (int64_t i = 0; i < d; i++) {
+        const float *k = kt + i * SV_ATTN_TILE_AVX512;
+        const __m512 k0 = _mm512_loadu_ps(k), k1 = _mm512_loadu_ps(k + 16);
+        const __m512 k2 = _mm512_loadu_ps(k + 32), k3 = _mm512_loadu_ps(k + 48);
+        SV_ATTN_UNROLL for (int j = 0; j < R; j++) {
+            const __m512 qi = _mm512_set1_ps(q[j * q_stride + i]);
+            s[j][0] = _mm512_fmadd_ps(qi, k0, s[j][0]);
+            s[j][1] = _mm512_fmadd_ps(qi, k1, s[j][1]);
+            s[j][2] = _mm512_fmadd_ps(qi, k2, s[j][2]);
+            s[j][3] = _mm512_fmadd_ps(qi, k3, s[j][3]);
+        }
+    }
+}
+
+// One row's softmax step over a tile of nt (1...64) positions from its raw scores:
+// sv_attention_row_f32acc's loop body up to the value sum (kq gets the weights).
+static inline __attribute__((always_inline)) void
+sv_attn_softmax_row_avx512(int64_t d, const __m512 raw[4], int64_t nt, float scale, float *out, float *M, float *S,
+                           float *kq) {
     const __m512 vscale = _mm512_set1_ps(scale);
-    __m512 s[4] = {_mm512_mul_ps(s0, vscale), _mm512_mul_ps(s1, vscale), _mm512_mul_ps(s2, vscale),
-                   _mm512_mul_ps(s3, vscale)};
+    __m512 s[4];
     __mmask16 valid[4];
     __m512 mx = _mm512_set1_ps(-INFINITY);
     for (int c = 0; c < 4; c++) {
+        s[c] = _mm512_mul_ps(raw[c], vscale);
         const int64_t left = nt - 16 * c;
         valid[c] = left >= 16 ? (__mmask16)0xFFFF : left <= 0 ? (__mmask16)0 : (__mmask16)((1u << left) - 1);
         // The scalar `if (kq > max)` skips NaN scores; so does this.
@@ -489,27 +544,62 @@ static void sv_attn_tile_row_avx512(int64_t d, const float *q, const float *kt, 
         sum += (double)sv_attn_group_sum16(e);
     }
     *S = (float)((double)Sr + sum);
+}
+
+// Steps R (1...4) rows (row j at q + j·q_stride, nt[j] positions of the tile) over one tile.
+// Every row's arithmetic is the single-row step's; the value sums (per row, 16 head-dimension
+// elements per register, positions in order) interleave the rows over the shared positions
+// and finish each row's own last positions alone.
+static inline __attribute__((always_inline)) void
+sv_attn_tile_rows_avx512(const int R, int64_t d, const float *q, int64_t q_stride, const float *kt, const float *vt,
+                         const int64_t *nt, float scale, float *out, int64_t out_stride, float *M, float *S) {
+    __m512 s[4][4];
+    sv_attn_scores_avx512(R, d, q, q_stride, kt, s);
+    float kq[4][SV_ATTN_TILE_AVX512];
+    int64_t nt_min = nt[0];
+    SV_ATTN_UNROLL for (int j = 0; j < R; j++) {
+        sv_attn_softmax_row_avx512(d, s[j], nt[j], scale, out + j * out_stride, &M[j], &S[j], kq[j]);
+        if (nt[j] < nt_min) nt_min = nt[j];
+    }
     int64_t i = 0;
     for (; i + 64 <= d; i += 64) {
-        __m512 a0 = _mm512_loadu_ps(out + i), a1 = _mm512_loadu_ps(out + i + 16);
-        __m512 a2 = _mm512_loadu_ps(out + i + 32), a3 = _mm512_loadu_ps(out + i + 48);
-        for (int64_t t = 0; t < nt; t++) {
-            const __m512 p = _mm512_set1_ps(kq[t]);
-            const float *v = vt + t * d + i;
-            a0 = _mm512_fmadd_ps(p, _mm512_loadu_ps(v), a0);
-            a1 = _mm512_fmadd_ps(p, _mm512_loadu_ps(v + 16), a1);
-            a2 = _mm512_fmadd_ps(p, _mm512_loadu_ps(v + 32), a2);
-            a3 = _mm512_fmadd_ps(p, _mm512_loadu_ps(v + 48), a3);
+        __m512 a[4][4];
+        SV_ATTN_UNROLL for (int j = 0; j < R; j++) {
+            SV_ATTN_UNROLL for (int c = 0; c < 4; c++) a[j][c] = _mm512_loadu_ps(out + j * out_stride + i + 16 * c);
         }
-        _mm512_storeu_ps(out + i, a0);
-        _mm512_storeu_ps(out + i + 16, a1);
-        _mm512_storeu_ps(out + i + 32, a2);
-        _mm512_storeu_ps(out + i + 48, a3);
+        for (int64_t t = 0; t < nt_min; t++) {
+            const float *v = vt + t * d + i;
+            const __m512 v0 = _mm512_loadu_ps(v), v1 = _mm512_loadu_ps(v + 16);
+            const __m512 v2 = _mm512_loadu_ps(v + 32), v3 = _mm512_loadu_ps(v + 48);
+            SV_ATTN_UNROLL for (int j = 0; j < R; j++) {
+                const __m512 p = _mm512_set1_ps(kq[j][t]);
+                a[j][0] = _mm512_fmadd_ps(p, v0, a[j][0]);
+                a[j][1] = _mm512_fmadd_ps(p, v1, a[j][1]);
+                a[j][2] = _mm512_fmadd_ps(p, v2, a[j][2]);
+                a[j][3] = _mm512_fmadd_ps(p, v3, a[j][3]);
+            }
+        }
+        SV_ATTN_UNROLL for (int j = 0; j < R; j++) {
+            for (int64_t t = nt_min; t < nt[j]; t++) {
+                const __m512 p = _mm512_set1_ps(kq[j][t]);
+                const float *v = vt + t * d + i;
+                a[j][0] = _mm512_fmadd_ps(p, _mm512_loadu_ps(v), a[j][0]);
+                a[j][1] = _mm512_fmadd_ps(p, _mm512_loadu_ps(v + 16), a[j][1]);
+                a[j][2] = _mm512_fmadd_ps(p, _mm512_loadu_ps(v + 32), a[j][2]);
+                a[j][3] = _mm512_fmadd_ps(p, _mm512_loadu_ps(v + 48), a[j][3]);
+            }
+            SV_ATTN_UNROLL for (int c = 0; c < 4; c++) _mm512_storeu_ps(out + j * out_stride + i + 16 * c, a[j][c]);
+        }
     }
     for (; i < d; i += 16) {
-        __m512 a = _mm512_loadu_ps(out + i);
-        for (int64_t t = 0; t < nt; t++) a = _mm512_fmadd_ps(_mm512_set1_ps(kq[t]), _mm512_loadu_ps(vt + t * d + i), a);
-        _mm512_storeu_ps(out + i, a);
+        for (int j = 0; j < R; j++) {
+            float *o = out + j * out_stride + i;
+            __m512 a = _mm512_loadu_ps(o);
+            for (int64_t t = 0; t < nt[j]; t++) {
+                a = _mm512_fmadd_ps(_mm512_set1_ps(kq[j][t]), _mm512_loadu_ps(vt + t * d + i), a);
+            }
+            _mm512_storeu_ps(o, a);
+        }
     }
 }
 
@@ -533,12 +623,26 @@ static void sv_attention_block_f32acc_avx512(int64_t d, int64_t n_rows, const fl
     for (int64_t t0 = 0; t0 < n_max; t0 += SV_ATTN_TILE_AVX512) {
         const int64_t tile = n_max - t0 < SV_ATTN_TILE_AVX512 ? n_max - t0 : SV_ATTN_TILE_AVX512;
         sv_attn_widen_tile_avx512(d, keys + t0 * kv_stride, values + t0 * kv_stride, kv_stride, tile, kt, vt);
-        for (int64_t r = 0; r < n_rows; r++) {
-            const int64_t n_r = causal ? n_kv + r : n_kv;
-            if (n_r <= t0) continue;
-            const int64_t nt = n_r - t0 < SV_ATTN_TILE_AVX512 ? n_r - t0 : SV_ATTN_TILE_AVX512;
-            sv_attn_tile_row_avx512(d, q + r * q_stride, kt, vt, nt, scale, out + r * out_stride,
-                                    &rowM[r], &rowS[r], kq);
+        // Rows with no position in this tile (causal) are the first ones; the rest go in
+        // groups of 4, then 2, then 1.
+        int64_t r = causal && t0 - n_kv + 1 > 0 ? t0 - n_kv + 1 : 0;
+        int64_t nt[4];
+        for (; r < n_rows;) {
+            const int64_t R = n_rows - r >= 4 ? 4 : n_rows - r >= 2 ? 2 : 1;
+            for (int64_t j = 0; j < R; j++) {
+                const int64_t n_r = causal ? n_kv + r + j : n_kv;
+                nt[j] = n_r - t0 < SV_ATTN_TILE_AVX512 ? n_r - t0 : SV_ATTN_TILE_AVX512;
+            }
+            const float *qr = q + r * q_stride;
+            float *outr = out + r * out_stride;
+            if (R == 4) {
+                sv_attn_tile_rows_avx512(4, d, qr, q_stride, kt, vt, nt, scale, outr, out_stride, &rowM[r], &rowS[r]);
+            } else if (R == 2) {
+                sv_attn_tile_rows_avx512(2, d, qr, q_stride, kt, vt, nt, scale, outr, out_stride, &rowM[r], &rowS[r]);
+            } else {
+                sv_attn_tile_rows_avx512(1, d, qr, q_stride, kt, vt, nt, scale, outr, out_stride, &rowM[r], &rowS[r]);
+            }
+            r += R;
         }
     }
     for (int64_t r = 0; r < n_rows; r++) {
