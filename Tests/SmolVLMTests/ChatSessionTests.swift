@@ -210,14 +210,13 @@ extension ChatSessionTests {
         #expect(next.stopReason != .cancelled && next.tokens.count <= 2)
     }
 
+    static let cli = ReferenceFixture.modelsDirectory.deletingLastPathComponent().appendingPathComponent(".build/release/smolvlm")
+
     /// `smolvlm caption --json` (the CLI is built on the same session) gives the API's answer.
-    @Test(.enabled(if: present, "tiny synthetic models are absent: run models/build-test-models.sh"))
+    @Test(.enabled(if: present, "tiny synthetic models are absent: run models/build-test-models.sh"),
+          .enabled(if: FileManager.default.isExecutableFile(atPath: cli.path), ".build/release/smolvlm is not built (swift build -c release)"))
     func cliCaptionEqualsTheAPI() async throws {
-        let binary = ReferenceFixture.modelsDirectory.deletingLastPathComponent().appendingPathComponent(".build/release/smolvlm")
-        guard FileManager.default.isExecutableFile(atPath: binary.path) else {
-            print("SKIPPED cliCaptionEqualsTheAPI: \(binary.path) is not built (swift build -c release)")
-            return
-        }
+        let binary = Self.cli
         let image = ReferenceFixture.root.appendingPathComponent("images/chelsea-300x200.png")
         let process = Process()
         process.executableURL = binary

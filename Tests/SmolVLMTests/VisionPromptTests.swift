@@ -107,12 +107,10 @@ struct VisionPromptTests {
         return worst
     }
 
-    @Test func markersMustMatchImages() throws {
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: modelPath("tiny-text-q8_0.gguf")),
+                   "models/tiny-text-q8_0.gguf is absent: run models/build-test-models.sh"))
+    func markersMustMatchImages() throws {
         let path = Self.modelPath("tiny-text-q8_0.gguf")
-        guard FileManager.default.fileExists(atPath: path) else {
-            print("SKIPPED markersMustMatchImages: models/tiny-text-q8_0.gguf is absent (run models/build-test-models.sh)")
-            return
-        }
         let layout = try ImagePromptLayout(tokenizer: Tokenizer(gguf: GGUFFile(path: path)))
         #expect(throws: ImagePromptError.markerCount(markers: 1, images: 0, marker: ImagePromptLayout.marker)) {
             _ = try layout.tokenize("a \(ImagePromptLayout.marker) b", grids: [])
@@ -133,13 +131,12 @@ struct VisionPromptTests {
 extension VisionPromptTests {
     /// A prompt with images that cannot fit is refused before anything is evaluated, and the
     /// context stays usable; a mismatched model pair is refused with both widths named.
-    @Test func overflowAndMismatchAreTypedErrors() throws {
+    @Test(.enabled(if: ["tiny-text-q8_0.gguf", "tiny-mmproj-q8_0.gguf", "smolvlm-256m-text-q8_0.gguf"]
+                       .allSatisfy { FileManager.default.fileExists(atPath: modelPath($0)) },
+                   "synthetic models are absent: run models/build-test-models.sh"))
+    func overflowAndMismatchAreTypedErrors() throws {
         let textPath = Self.modelPath("tiny-text-q8_0.gguf"), mmprojPath = Self.modelPath("tiny-mmproj-q8_0.gguf")
         let bigText = Self.modelPath("smolvlm-256m-text-q8_0.gguf")
-        guard [textPath, mmprojPath, bigText].allSatisfy(FileManager.default.fileExists(atPath:)) else {
-            print("SKIPPED overflowAndMismatchAreTypedErrors: synthetic models are absent (run models/build-test-models.sh)")
-            return
-        }
         let file = try GGUFFile(path: textPath)
         let text = try LlamaModel(file: file)
         let vision = try VisionModel(path: mmprojPath)

@@ -182,18 +182,13 @@ public final class ChatSession: @unchecked Sendable {
                 let t0 = clock.now
                 let rgb = try input.decoded(with: configuration.imageDecoder)
                 timings.imageDecodeSeconds += (clock.now - t0).seconds
-                let t1 = clock.now
-                let tiles = try preprocessor(rgb)
-                timings.imagePreprocessSeconds += (clock.now - t1).seconds
-                var encoded: [[Float]] = []
-                for tile in tiles.tiles {
-                    if outcome.isCancelled { return cancelledBeforeAnswer(timings) }
-                    let t2 = clock.now
-                    encoded.append(try vision.encode(tile: tile, pool: context.pool))
-                    timings.encodeSecondsPerTile.append((clock.now - t2).seconds)
+                guard let embedded = try vision.embed(rgb, preprocessor: preprocessor, pool: context.pool,
+                                                      shouldStop: { outcome.isCancelled }) else {
+                    return cancelledBeforeAnswer(timings)
                 }
-                images.append(ImageEmbeddings(gridX: tiles.gridX, gridY: tiles.gridY, tiles: encoded, width: vision.outputWidth,
-                                              preprocessSeconds: 0, encodeSeconds: []))
+                timings.imagePreprocessSeconds += embedded.preprocessSeconds
+                timings.encodeSecondsPerTile += embedded.encodeSeconds
+                images.append(embedded)
             }
         }
         let keys = images.map { _ in nextKey() }
@@ -283,19 +278,19 @@ public final class ChatSession: @unchecked Sendable {
         timings.generatedTokens = tokens.count
         timings.decodeSeconds = (clock.now - t4).seconds
 
-        // Record the turn; the cache's text is known only if the answer renders back to it.
+        // Record the turn. The template writes the answer after its opener ("Assistant:" + " The…"
+        // or "assistant\n" + "The…"); with the spelling that renders back to what the cache holds,
+        // the next turn only needs its own text tokenized.
         let answerText = model.tokenizer.decode(tokens)
-        turn.assistant = answerText
-        let cachedAfter = prompt.text.map { $0 + answerText }
-        cachedText = nil
-        for candidate in [answerText, answerText.hasPrefix(" ") ? String(answerText.dropFirst()) : nil].compactMap({ $0 }) {
-            turn.assistant = candidate
-            if let cachedAfter, render(turns + [turn], addAssistant: false).hasPrefix(cachedAfter) {
-                cachedText = cachedAfter
-                break
-            }
+        let trimmed = answerText.hasPrefix(" ") ? String(answerText.dropFirst()) : answerText
+        let cacheText = prompt.text + answerText
+        let spelling = [answerText, trimmed].first { candidate in
+            var t = turn
+            t.assistant = candidate
+            return render(turns + [t], addAssistant: false).hasPrefix(cacheText)
         }
-        if cachedText == nil { turn.assistant = answerText.hasPrefix(" ") ? String(answerText.dropFirst()) : answerText }
+        turn.assistant = spelling ?? trimmed
+        cachedText = spelling == nil ? nil : cacheText
         turns.append(turn)
         pruneImages()
         logger.debug("turn done", metadata: ["tokens": "\(tokens.count)", "stop": "\(stop)"])
@@ -330,12 +325,17 @@ public final class ChatSession: @unchecked Sendable {
     public var transcript: Transcript {
         var chunks: [PromptChunk] = [], images: [ImageEmbeddings] = [], index: [Int: Int] = [:]
         var lastTile: Int?
+        var text: [Int] = []
+        func flushText() {
+            if !text.isEmpty { chunks.append(.text(text)); text = [] }
+        }
         for k in cached {
             if k >= 0 {
                 lastTile = nil
-                chunks.appendMerging(.text([k]))
+                text.append(k)
                 continue
             }
+            flushText()
             let tileID = (-k - 1) >> 16
             if tileID == lastTile { continue }
             lastTile = tileID
@@ -344,6 +344,7 @@ public final class ChatSession: @unchecked Sendable {
             let i = index[key] ?? { images.append(e); index[key] = images.count - 1; return images.count - 1 }()
             chunks.append(.image(image: i, tile: tile))
         }
+        flushText()
         return Transcript(chunks: chunks, images: images)
     }
 
@@ -357,8 +358,8 @@ public final class ChatSession: @unchecked Sendable {
         var images: [ImageEmbeddings]
         /// One key per position: `cached` plus the new chunks', or all chunks' keys.
         var keys: [Int]
-        /// The template text the keys stand for, when it is known.
-        var text: String?
+        /// The template text the keys stand for.
+        var text: String
         /// The position of the first chunk (the chunks continue what the cache holds).
         var base: Int
     }

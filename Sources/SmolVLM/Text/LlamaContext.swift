@@ -227,8 +227,7 @@ public final class LlamaContext {
             let blockRows = 64
             let blocks = (n + blockRows - 1) / blockRows
             let scratchFloats = sv_attention_block_f32acc_scratch_floats(Int64(hd), Int64(blockRows))
-            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: scratchFloats * pool.threadCount)
-            defer { scratch.deallocate() }
+            let scratch = b.workspace(count: scratchFloats * pool.threadCount)
             let attentionBlock = table.pointee.attention_block_f32acc ?? sv_attention_block_f32acc
             pool.run { thread in
                 let s = scratch + thread * scratchFloats
@@ -281,7 +280,7 @@ public final class LlamaContext {
         let sliceLength = (window + slices - 1) / slices
         let valid = p0 + 1
         let partialFloats = 2 + hd
-        let partials = b.partials(count: c.headCount * slices * partialFloats)
+        let partials = b.workspace(count: c.headCount * slices * partialFloats)
         let attentionPartial = table.pointee.attention_row_f16acc_partial ?? sv_attention_row_f16acc_partial
         pool.run { thread in
             let halves = UnsafeMutableRawPointer(b.attentionScratch + thread * Buffers.attentionScratchFloats)
@@ -345,21 +344,22 @@ private final class Buffers {
         all = [x, h, q, k, v, attn, gate, up, logits, ropeCache, attentionScratch]
     }
 
-    private var partialStorage: UnsafeMutablePointer<Float>?
-    private var partialCapacity = 0
+    private var workspaceStorage: UnsafeMutablePointer<Float>?
+    private var workspaceCapacity = 0
 
-    /// Room for split-KV partial sums, grown on demand.
-    func partials(count: Int) -> UnsafeMutablePointer<Float> {
-        if count > partialCapacity {
-            partialStorage?.deallocate()
-            partialStorage = .allocate(capacity: count)
-            partialCapacity = count
-        }
-        return partialStorage!
+    /// Attention scratch (tiled blocks' widened tiles, split-KV partial sums), grown on demand
+    /// and reused by every layer and forward pass; one user at a time.
+    func workspace(count: Int) -> UnsafeMutablePointer<Float> {
+        if let storage = workspaceStorage, count <= workspaceCapacity { return storage }
+        workspaceStorage?.deallocate()
+        let storage = UnsafeMutablePointer<Float>.allocate(capacity: count)
+        workspaceStorage = storage
+        workspaceCapacity = count
+        return storage
     }
 
     deinit {
         for p in all { p.deallocate() }
-        partialStorage?.deallocate()
+        workspaceStorage?.deallocate()
     }
 }

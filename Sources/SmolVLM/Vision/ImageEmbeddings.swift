@@ -22,8 +22,11 @@ public struct ImageEmbeddings: Sendable {
 
 extension VisionModel {
     /// Preprocesses `image` with `preprocessor` and encodes every tile.
+    ///
+    /// - Parameter shouldStop: asked before each tile; returning true ends the work early and
+    ///   the result is nil (for callers that can be cancelled).
     public func embed(_ image: RGBImage, preprocessor: Idefics3Preprocessor, pool: ThreadPool,
-                      kernels: KernelSet = .default) throws -> ImageEmbeddings {
+                      kernels: KernelSet = .default, shouldStop: () -> Bool) throws -> ImageEmbeddings? {
         let clock = ContinuousClock()
         let start = clock.now
         let pre = try preprocessor(image)
@@ -31,12 +34,20 @@ extension VisionModel {
         var tiles: [[Float]] = []
         var seconds: [Double] = []
         for tile in pre.tiles {
+            if shouldStop() { return nil }
             let t0 = clock.now
             tiles.append(try encode(tile: tile, pool: pool, kernels: kernels))
             seconds.append((clock.now - t0).seconds)
         }
         return ImageEmbeddings(gridX: pre.gridX, gridY: pre.gridY, tiles: tiles, width: outputWidth,
                                preprocessSeconds: preprocessSeconds, encodeSeconds: seconds)
+    }
+
+    /// Preprocesses `image` with `preprocessor` and encodes every tile.
+    public func embed(_ image: RGBImage, preprocessor: Idefics3Preprocessor, pool: ThreadPool,
+                      kernels: KernelSet = .default) throws -> ImageEmbeddings {
+        // Never stopped, so never nil.
+        try embed(image, preprocessor: preprocessor, pool: pool, kernels: kernels) { false }!
     }
 }
 
