@@ -23,8 +23,13 @@ public struct ImageEmbeddings: Sendable {
 extension VisionModel {
     /// Preprocesses `image` with `preprocessor` and encodes every tile.
     ///
-    /// - Parameter shouldStop: asked before each tile; returning true ends the work early and
-    ///   the result is nil (for callers that can be cancelled).
+    /// - Parameters:
+    ///   - image: the decoded image.
+    ///   - preprocessor: how to slice and normalise it (built from this model's configuration).
+    ///   - pool: threads for the encoder.
+    ///   - kernels: the kernel table to compute with.
+    ///   - shouldStop: asked before each tile; returning true ends the work early and the result
+    ///     is nil (for callers that can be cancelled).
     public func embed(_ image: RGBImage, preprocessor: Idefics3Preprocessor, pool: ThreadPool,
                       kernels: KernelSet = .default, shouldStop: () -> Bool) throws -> ImageEmbeddings? {
         let clock = ContinuousClock()
