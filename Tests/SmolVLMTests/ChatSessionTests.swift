@@ -27,6 +27,17 @@ final class Canceller: @unchecked Sendable {
     }
 }
 
+/// Runs tasks on a serial dispatch queue (a thread outside the cooperative pool).
+final class QueueExecutor: TaskExecutor, @unchecked Sendable {
+    private let queue = DispatchQueue(label: "ChatSessionTests.consumer")
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        let executor = asUnownedTaskExecutor()
+        queue.async { job.runSynchronously(on: executor) }
+    }
+}
+
 /// The chat API on the synthetic tiny SmolVLM pair: greedy answers equal llama.cpp's, later turns
 /// cost only their own positions and agree with a from-scratch run, cancellation is prompt and
 /// harmless, prefixes are reused across frames.
@@ -196,7 +207,9 @@ extension ChatSessionTests {
     func taskCancellationStopsTheAnswer() async throws {
         let session = try ChatSession(model: SmolVLMModel(model: Self.bigTextPath), configuration: .init(threads: 2))
         let response = session.respond(to: "Write a long story.", options: GenerationOptions(maxTokens: 2000, temperature: 0))
-        let consumer = Task {
+        // The consumer runs on its own queue: the cooperative pool may be kept busy by other
+        // suites' long synchronous tests, and a task that never runs cannot see its cancellation.
+        let consumer = Task(executorPreference: QueueExecutor()) {
             var n = 0
             for try await _ in response { n += 1 }
             return n
