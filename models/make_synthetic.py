@@ -95,6 +95,15 @@ PRESETS: dict[str, Preset] = {
         TextCfg(n_embd=64, n_layer=2, n_head=4, n_head_kv=2, n_ff=256, head_dim=16),
         VisionCfg(n_embd=64, n_layer=2, n_head=4, n_ff=256),
     ),
+    # Every weight type on rows that are multiples of 256 (K-quant blocks in every matrix
+    # product, the output head included): width 256, ffn 768, GQA 2:1. Text only. Eight layers,
+    # so float-order differences in a kernel grow past the fixtures' tolerances (a 2-layer
+    # model hides them).
+    "kquant": Preset(
+        "kquant", "SmolVLM K-quant test model (synthetic)", "kquant",
+        TextCfg(n_embd=256, n_layer=8, n_head=4, n_head_kv=2, n_ff=768, head_dim=64),
+        VisionCfg(n_embd=64, n_layer=2, n_head=4, n_ff=256),
+    ),
     # HuggingFaceTB/SmolVLM-256M-Instruct: SmolLM2-135M text + SigLIP-B/16 @ 512.
     "smolvlm-256m": Preset(
         "smolvlm-256m", "SmolVLM 256M Instruct (synthetic)", "256M",
@@ -124,9 +133,13 @@ CHAT_TEMPLATE = (
 # over config.json's text_config bos/eos/pad ids 1/2/2).
 BOS_ID, EOS_ID, UNK_ID, PAD_ID = 1, 49279, 0, 2
 
-TYPES = ("f16", "q8_0", "q4_k_m")
-FILE_TYPE = {"f16": gguf.LlamaFileType.MOSTLY_F16, "q8_0": gguf.LlamaFileType.MOSTLY_Q8_0}
-QTYPE = {"f16": QT.F16, "q8_0": QT.Q8_0}
+TYPES = ("f16", "bf16", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "q4_k", "q5_k", "q6_k", "q4_k_m")
+FT = gguf.LlamaFileType
+FILE_TYPE = {"f16": FT.MOSTLY_F16, "bf16": FT.MOSTLY_BF16, "q8_0": FT.MOSTLY_Q8_0, "q4_0": FT.MOSTLY_Q4_0,
+             "q4_1": FT.MOSTLY_Q4_1, "q5_0": FT.MOSTLY_Q5_0, "q5_1": FT.MOSTLY_Q5_1,
+             "q4_k": FT.MOSTLY_Q4_K_S, "q5_k": FT.MOSTLY_Q5_K_S, "q6_k": FT.MOSTLY_Q6_K}
+QTYPE = {"f16": QT.F16, "bf16": QT.BF16, "q8_0": QT.Q8_0, "q4_0": QT.Q4_0, "q4_1": QT.Q4_1, "q5_0": QT.Q5_0,
+         "q5_1": QT.Q5_1, "q4_k": QT.Q4_K, "q5_k": QT.Q5_K, "q6_k": QT.Q6_K}
 
 
 def added_tokens() -> list[str]:
@@ -284,10 +297,96 @@ def encode(x: np.ndarray, t: T, typ: str) -> tuple[np.ndarray, QT]:
     qt = QTYPE[typ]
     if qt == QT.F16:
         return x.astype(np.float16), QT.F16
+    if qt in K_QUANTIZERS:
+        if x.shape[-1] % 256:
+            return x.astype(np.float16), QT.F16
+        blocks = K_QUANTIZERS[qt](x)
+        # The layout self-check: gguf-py's dequantization must give the weights back.
+        err = np.sqrt(np.mean((gguf.quants.dequantize(blocks, qt) - x) ** 2)) / max(float(x.std()), 1e-30)
+        if not err < 0.15:
+            raise AssertionError(f"{t.name}: {qt.name} blocks decode with relative RMS error {err:.3f}")
+        return blocks, qt
     try:
         return gguf.quants.quantize(x, qt), qt
     except gguf.QuantError:      # row not a multiple of 32: the converter falls back to F16
         return x.astype(np.float16), QT.F16
+
+
+# ---------------------------------------------------------------------------------------
+# K-quant blocks (gguf-py can read them but not write them)
+# ---------------------------------------------------------------------------------------
+# A plain round-to-nearest quantizer, not llama.cpp's error-minimising search: both engines
+# read the same bytes, so any valid blocks test the arithmetic, and these stay close to the
+# f32 weights (checked against gguf-py's dequantization below). Layouts are ggml's.
+
+
+def _f16(v: np.ndarray) -> np.ndarray:
+    return v.astype(np.float16)
+
+
+def _pack_scales_k4(sc: np.ndarray, mn: np.ndarray) -> np.ndarray:
+    """8 six-bit scales and mins per super-block -> ggml's 12-byte get_scale_min_k4 layout."""
+    out = np.zeros(sc.shape[:-1] + (12,), dtype=np.uint8)
+    out[..., 0:4] = sc[..., 0:4] | ((sc[..., 4:8] >> 4) << 6)
+    out[..., 4:8] = mn[..., 0:4] | ((mn[..., 4:8] >> 4) << 6)
+    out[..., 8:12] = (sc[..., 4:8] & 0xF) | ((mn[..., 4:8] & 0xF) << 4)
+    return out
+
+
+def _scale_min_k(x: np.ndarray, qmax: int):
+    """Asymmetric 32-element sub-blocks: w = d*sc*q - dmin*m, q in 0..qmax."""
+    sub = x.reshape(x.shape[0], 8, 32)
+    lo = np.minimum(sub.min(axis=-1), 0)
+    scale = (sub.max(axis=-1) - lo) / qmax
+    d = _f16(scale.max(axis=-1) / 63)
+    dmin = _f16((-lo).max(axis=-1) / 63)
+    df, mf = d.astype(np.float32)[:, None], dmin.astype(np.float32)[:, None]
+    sc = np.clip(np.rint(np.divide(scale, df, out=np.zeros_like(scale), where=df > 0)), 0, 63).astype(np.uint8)
+    mn = np.clip(np.rint(np.divide(-lo, mf, out=np.zeros_like(lo), where=mf > 0)), 0, 63).astype(np.uint8)
+    step = (df * sc)[..., None]
+    q = np.divide(sub + (mf * mn)[..., None], step, out=np.zeros_like(sub), where=step > 0)
+    q = np.clip(np.rint(q), 0, qmax).astype(np.uint8)
+    return d, dmin, _pack_scales_k4(sc, mn), q
+
+
+def quantize_q4_k(w: np.ndarray) -> np.ndarray:
+    x = w.reshape(-1, 256).astype(np.float32)
+    d, dmin, scales, q = _scale_min_k(x, 15)
+    q = q.reshape(-1, 4, 2, 32)
+    qs = (q[:, :, 0] | (q[:, :, 1] << 4)).reshape(-1, 128)
+    blocks = np.concatenate([d.view(np.uint8).reshape(-1, 2), dmin.view(np.uint8).reshape(-1, 2), scales, qs], axis=1)
+    return blocks.reshape(w.shape[0], -1)
+
+
+def quantize_q5_k(w: np.ndarray) -> np.ndarray:
+    x = w.reshape(-1, 256).astype(np.float32)
+    d, dmin, scales, q = _scale_min_k(x, 31)
+    qh = np.zeros((x.shape[0], 32), dtype=np.uint8)
+    for sb in range(8):
+        qh |= ((q[:, sb] >> 4) & 1) << sb
+    low = (q & 0xF).reshape(-1, 4, 2, 32)
+    qs = (low[:, :, 0] | (low[:, :, 1] << 4)).reshape(-1, 128)
+    blocks = np.concatenate([d.view(np.uint8).reshape(-1, 2), dmin.view(np.uint8).reshape(-1, 2), scales, qh, qs], axis=1)
+    return blocks.reshape(w.shape[0], -1)
+
+
+def quantize_q6_k(w: np.ndarray) -> np.ndarray:
+    x = w.reshape(-1, 256).astype(np.float32)
+    groups = x.reshape(-1, 16, 16)
+    scale = np.abs(groups).max(axis=-1) / 31
+    d = _f16(scale.max(axis=-1) / 127)
+    df = d.astype(np.float32)[:, None]
+    sc = np.clip(np.rint(np.divide(scale, df, out=np.zeros_like(scale), where=df > 0)), -128, 127).astype(np.int8)
+    step = (df * sc)[..., None]
+    q = np.divide(groups, step, out=np.zeros_like(groups), where=step != 0)
+    q = (np.clip(np.rint(q), -32, 31) + 32).astype(np.uint8).reshape(-1, 2, 4, 32)  # half, run, l
+    ql = np.concatenate([q[:, :, 0] & 0xF | (q[:, :, 2] & 0xF) << 4, q[:, :, 1] & 0xF | (q[:, :, 3] & 0xF) << 4], axis=2)
+    qh = (q[:, :, 0] >> 4) | (q[:, :, 1] >> 4) << 2 | (q[:, :, 2] >> 4) << 4 | (q[:, :, 3] >> 4) << 6
+    blocks = np.concatenate([ql.reshape(-1, 128), qh.reshape(-1, 64), sc.view(np.uint8), d.view(np.uint8).reshape(-1, 2)], axis=1)
+    return blocks.reshape(w.shape[0], -1)
+
+
+K_QUANTIZERS = {QT.Q4_K: quantize_q4_k, QT.Q5_K: quantize_q5_k, QT.Q6_K: quantize_q6_k}
 
 
 # ---------------------------------------------------------------------------------------
