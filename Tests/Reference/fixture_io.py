@@ -34,7 +34,7 @@ class FixtureWriter:
 
 
 def logit_record(writer: FixtureWriter, logits: np.ndarray, tokens: list[int], full_steps: list[int],
-                 probe_count: int = 1024, top_count: int = 64, seed: int = 1) -> None:
+                 probe_count: int = 1024, top_count: int = 64, seed: int = 1, prefix: str = "") -> None:
     """Stores per-step logits within the repository's size budget.
 
     A full f16 vector costs ~100 KB a step, so only `full_steps` keep the whole vector. Every
@@ -50,12 +50,13 @@ def logit_record(writer: FixtureWriter, logits: np.ndarray, tokens: list[int], f
     ordered = np.sort(logits, axis=1)
     stats = np.stack([logits.mean(axis=1), logits.std(axis=1), ordered[:, -1], ordered[:, 0],
                       ordered[:, -1] - ordered[:, -2]], axis=1)
-    writer.array("tokens", tokens, "i32")
-    writer.array("top_ids", top, "i32")
-    writer.array("top_logits", top_logits, "f32")
-    writer.array("probe_ids", probe, "i32")
-    writer.array("probe_logits", logits[:, probe], "f32")
-    writer.array("stats", stats, "f32")
-    writer.array("full_steps", full_steps, "i32")
-    writer.array("full_logits", logits[full_steps].astype(np.float16), "f16")
-    writer.set(steps=steps, vocab=vocab, stats_columns=["mean", "std", "max", "min", "top2_gap"])
+    p = prefix
+    writer.array(p + "tokens", tokens, "i32")
+    writer.array(p + "top_ids", top, "i32")
+    writer.array(p + "top_logits", top_logits, "f32")
+    writer.array(p + "probe_ids", probe, "i32")
+    writer.array(p + "probe_logits", logits[:, probe], "f32")
+    writer.array(p + "stats", stats, "f32")
+    writer.array(p + "full_steps", full_steps, "i32")
+    writer.array(p + "full_logits", logits[full_steps].astype(np.float16).reshape(len(full_steps), vocab), "f16")
+    writer.set(**{p + "steps": steps}, vocab=vocab, stats_columns=["mean", "std", "max", "min", "top2_gap"])

@@ -100,6 +100,28 @@ class Model:
         ptr = L.llama_get_logits_ith(ctx, -1)
         return np.ctypeslib.as_array(ptr, shape=(self.n_vocab,)).copy()
 
+    def decode_all(self, ctx, tokens: list[int]) -> np.ndarray:
+        """Decodes tokens at positions 0... in one batch with logits for every position."""
+        n = len(tokens)
+        batch = L.llama_batch_init(n, 0, 1)
+        try:
+            for i, t in enumerate(tokens):
+                batch.token[i] = t
+                batch.pos[i] = i
+                batch.n_seq_id[i] = 1
+                batch.seq_id[i][0] = 0
+                batch.logits[i] = 1
+            batch.n_tokens = n
+            rc = L.llama_decode(ctx, batch)
+            if rc != 0:
+                raise RuntimeError(f"llama_decode returned {rc}")
+        finally:
+            L.llama_batch_free(batch)
+        out = np.zeros((n, self.n_vocab), dtype=np.float32)
+        for i in range(n):
+            out[i] = np.ctypeslib.as_array(L.llama_get_logits_ith(ctx, i), shape=(self.n_vocab,))
+        return out
+
     def greedy(self, prompt: list[int], steps: int) -> tuple[np.ndarray, list[int]]:
         """Greedy generation: logits[k] is the distribution the k-th generated token is chosen
         from (k = 0 after the prompt). Generation does not stop at end-of-generation tokens, so

@@ -92,6 +92,35 @@ def generation_case(name: str, model_path: Path, prompt_text: str, note: str) ->
           f"min top-2 gap {(gaps[:, -1] - gaps[:, -2]).min():.2e}")
 
 
+# Every weight type the engine accepts, on the kquant preset (rows that are multiples of 256, so
+# K-quant blocks in every matrix product). Each case holds llama.cpp's greedy decode (matrix ×
+# vector products) and its logits for every position of the same sequence evaluated as one batch
+# (matrix × matrix products; the length is not a multiple of 4, so llama.cpp's 4-row repacked
+# GEMM and its 1-row GEMV both run).
+KQUANT_TYPES = ["f16", "bf16", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "q4_k", "q5_k", "q6_k"]
+KQUANT_STEPS = 16
+KQUANT_PROBES = 256
+
+
+def kquant_case(name: str, model_path: Path) -> None:
+    m = Model(str(model_path))
+    prompt = m.tokenize(chat_prompt(model_path, TEXT_PROMPT), parse_special=True)
+    logits, chosen = m.greedy(prompt, KQUANT_STEPS)
+    sequence = prompt + chosen[:-1]
+    with m.context() as ctx:
+        batch = m.decode_all(ctx, sequence)
+    w = FixtureWriter(FIXTURES / name, "generation")
+    w.set(model=model_path.name, llama=llama_info(), context=m.context_settings(), prompt_text=TEXT_PROMPT,
+          note="decode: greedy steps one token at a time; prefill: prompt + the first 15 chosen tokens as one batch",
+          generated_text=b"".join(m.piece(t) for t in chosen).decode("utf-8", "replace"))
+    w.array("prompt", prompt, "i32")
+    logit_record(w, logits, chosen, [0], probe_count=KQUANT_PROBES)
+    logit_record(w, batch, sequence, [], probe_count=KQUANT_PROBES, prefix="prefill_")
+    w.close()
+    ref_std = logits.std(axis=1).mean()
+    print(f"{name}: {len(prompt)} prompt tokens, {KQUANT_STEPS} steps, batch of {len(sequence)}, logit std {ref_std:.3f}")
+
+
 # Models the tests need that CI cannot rebuild without llama.cpp are committed, small.
 COMMITTED_MODELS = FIXTURES / "models"
 COMMITTED = {"tiny-text-q4_k_m"}
@@ -657,7 +686,7 @@ def vision_timing() -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--only", default="", help="comma-separated case groups: quant, tokenizer, smollm2, synthetic-text, "
+    ap.add_argument("--only", default="", help="comma-separated case groups: quant, tokenizer, smollm2, synthetic-text, kquant, "
                     "vision (includes slicing); 'slicing' alone regenerates only the llava-uhd slicing fixture; "
                     "'timing' (not in the default run) prints llama.cpp's vision timings")
     args = ap.parse_args()
@@ -686,6 +715,12 @@ def main() -> None:
             path = COMMITTED_MODELS / f"{name}.gguf" if name in COMMITTED else MODELS / f"{name}.gguf"
             generation_case(f"generate-{name.replace('-text', '')}", path, chat_prompt(path, TEXT_PROMPT),
                             "SmolVLM's User:/Assistant: template as llama.cpp's built-in template formats it")
+    if want("kquant"):
+        import subprocess as sp
+        sp.run([sys.executable, str(ROOT / "models" / "make_synthetic.py"), "--preset", "kquant", "--parts", "text",
+                "--types", ",".join(KQUANT_TYPES)], check=True)
+        for t in KQUANT_TYPES:
+            kquant_case(f"kquant-{t}", MODELS / f"kquant-text-{t}.gguf")
     if want("vision"):
         vision_cases()
     elif "slicing" in only:
