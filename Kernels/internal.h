@@ -39,6 +39,10 @@ float sv_vec_dot_q6_K_q8_K_generic(int64_t n, const void *w, const void *x);
 
 void sv_fill_kernels_generic(sv_kernels *k);
 
+// _mm512_reduce_add_ps as GCC expands it, and ggml's hsum_float_8 (vec_dot_x86_order.c).
+float sv_reduce16_gcc(const float v[16]);
+float sv_reduce8_ggml(const float v[8]);
+
 // MARK: - Register-tiled matrix products
 //
 // A fill function that installs vec_dot[t] must install the matching gemm[t] or clear it:

@@ -10,25 +10,44 @@
 // llamafile's tinyBLAS<16, __m512, __m512, ggml_fp16_t, ggml_fp16_t, float> order, which
 // llama.cpp (AVX-512 build, sgemm on) uses for every F16×F16 product with at least two
 // activation rows and k a multiple of 16: one 16-lane accumulator, a fused multiply-add per
-// 16 elements, then _mm512_reduce_add_ps (256-bit halves, 128-bit halves, then
-// (l0 + l2) + (l1 + l3)). Each lane is an independent fma chain, so two 8-lane halves (AVX2)
-// or scalar fmaf give the same bits.
-static float sv_reduce16(const float v[16]) {
-    float a[8], b[4];
-    for (int i = 0; i < 8; i++) a[i] = v[i] + v[i + 8];
-    for (int i = 0; i < 4; i++) b[i] = a[i] + a[i + 4];
-    return (b[0] + b[2]) + (b[1] + b[3]);
-}
-
+// 16 elements, then _mm512_reduce_add_ps (sv_reduce16_gcc). Each lane is an independent fma
+// chain, so two 8-lane halves (AVX2) or scalar fmaf give the same bits.
 static float sv_dot_f16_tinyblas_scalar(int64_t n, const void *w, const void *x) {
     const sv_half *a = w, *b = x;
     float acc[16] = {0};
     for (int64_t l = 0; l < n; l += 16)
         for (int i = 0; i < 16; i++) acc[i] = fmaf(sv_fp16_to_fp32(a[l + i]), sv_fp16_to_fp32(b[l + i]), acc[i]);
-    return sv_reduce16(acc);
+    return sv_reduce16_gcc(acc);
+}
+
+static float sv_dot_bf16_tinyblas_scalar(int64_t n, const void *w, const void *x) {
+    const sv_bf16 *a = w, *b = x;
+    float acc[16] = {0};
+    for (int64_t l = 0; l < n; l += 16)
+        for (int i = 0; i < 16; i++) acc[i] = fmaf(sv_bf16_to_fp32(a[l + i]), sv_bf16_to_fp32(b[l + i]), acc[i]);
+    return sv_reduce16_gcc(acc);
 }
 
 #if defined(__x86_64__) || defined(_M_X64)
+__attribute__((target("avx2,fma,f16c")))
+static inline __m256 sv_bf16x8_load(const sv_bf16 *p) {
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p)), 16));
+}
+
+__attribute__((target("avx2,fma,f16c")))
+static float sv_dot_bf16_tinyblas_avx2(int64_t n, const void *w, const void *x) {
+    const sv_bf16 *a = w, *b = x;
+    __m256 lo = _mm256_setzero_ps(), hi = _mm256_setzero_ps();
+    for (int64_t l = 0; l < n; l += 16) {
+        lo = _mm256_fmadd_ps(sv_bf16x8_load(a + l), sv_bf16x8_load(b + l), lo);
+        hi = _mm256_fmadd_ps(sv_bf16x8_load(a + l + 8), sv_bf16x8_load(b + l + 8), hi);
+    }
+    float v[16];
+    _mm256_storeu_ps(v, lo);
+    _mm256_storeu_ps(v + 8, hi);
+    return sv_reduce16_gcc(v);
+}
+
 __attribute__((target("avx2,fma,f16c")))
 static float sv_dot_f16_tinyblas_avx2(int64_t n, const void *w, const void *x) {
     const sv_half *a = w, *b = x;
@@ -68,18 +87,22 @@ void sv_gemm_by_vec_dot(sv_vec_dot_fn dot, int64_t n, const void *w, size_t w_st
             y[j * y_stride + i] = dot(n, wb + (size_t)i * w_stride, xb + (size_t)j * x_stride);
 }
 
+// `head` computes activation rows [0, m_head) and `tail` the rest; both NULL means the table's
+// vec_dot (and its gemm twin) for every row.
 static void sv_matmul_rows_with(const sv_kernels *k, sv_type wt, int64_t n,
                                 const void *w, size_t w_stride,
                                 const void *x, size_t x_stride, int64_t m,
                                 float *y, int64_t y_stride,
-                                int64_t r0, int64_t r1, sv_vec_dot_fn mdot) {
+                                int64_t r0, int64_t r1,
+                                sv_vec_dot_fn head, sv_vec_dot_fn tail, int64_t m_head) {
     if (r1 <= r0 || m <= 0) return;
     const sv_vec_dot_fn dot = ((unsigned)wt < SV_TYPE_COUNT) ? k->vec_dot[wt] : NULL;
-    if (mdot == NULL) mdot = dot;
+    const int overridden = head != NULL;
+    if (!overridden) { head = tail = dot; m_head = m; }
     const char *wb = w;
     const char *xb = x;
 
-    if (dot == NULL) {
+    if (dot == NULL || head == NULL || tail == NULL) {
         // A missing kernel is a caller bug; make it loud in the output, not a crash.
         for (int64_t j = 0; j < m; j++)
             for (int64_t r = r0; r < r1; r++) y[j * y_stride + r] = NAN;
@@ -87,7 +110,8 @@ static void sv_matmul_rows_with(const sv_kernels *k, sv_type wt, int64_t n,
     }
 
     if (m == 1) {
-        for (int64_t r = r0; r < r1; r++) y[r] = dot(n, wb + (size_t)r * w_stride, x);
+        const sv_vec_dot_fn d1 = m_head > 0 ? head : tail;
+        for (int64_t r = r0; r < r1; r++) y[r] = d1(n, wb + (size_t)r * w_stride, x);
         return;
     }
 
@@ -96,8 +120,8 @@ static void sv_matmul_rows_with(const sv_kernels *k, sv_type wt, int64_t n,
     if (tile < SV_MATMUL_TILE_MIN_ROWS) tile = SV_MATMUL_TILE_MIN_ROWS;
     if (tile > SV_MATMUL_TILE_MAX_ROWS) tile = SV_MATMUL_TILE_MAX_ROWS;
 
-    // A tiled twin of the same vec_dot (never for an overriding mdot: its order is another).
-    const sv_gemm_fn gemm = (mdot == dot) ? k->gemm[wt] : NULL;
+    // A tiled twin of the same vec_dot (never for an overriding order: that order is another).
+    const sv_gemm_fn gemm = overridden ? NULL : k->gemm[wt];
     if (gemm != NULL) {
         for (int64_t t0 = r0; t0 < r1; t0 += tile) {
             const int64_t t1 = (t0 + tile < r1) ? t0 + tile : r1;
@@ -119,7 +143,8 @@ static void sv_matmul_rows_with(const sv_kernels *k, sv_type wt, int64_t n,
             const int64_t j1 = (j0 + SV_MATMUL_X_GROUP < m) ? j0 + SV_MATMUL_X_GROUP : m;
             for (int64_t r = t0; r < t1; r++) {
                 const void *wr = wb + (size_t)r * w_stride;
-                for (int64_t j = j0; j < j1; j++) y[j * y_stride + r] = mdot(n, wr, xb + (size_t)j * x_stride);
+                for (int64_t j = j0; j < j1; j++)
+                    y[j * y_stride + r] = (j < m_head ? head : tail)(n, wr, xb + (size_t)j * x_stride);
             }
         }
     }
@@ -130,21 +155,33 @@ void sv_matmul_rows(const sv_kernels *k, sv_type wt, int64_t n,
                     const void *x, size_t x_stride, int64_t m,
                     float *y, int64_t y_stride,
                     int64_t r0, int64_t r1) {
-    sv_matmul_rows_with(k, wt, n, w, w_stride, x, x_stride, m, y, y_stride, r0, r1, NULL);
+    sv_matmul_rows_with(k, wt, n, w, w_stride, x, x_stride, m, y, y_stride, r0, r1, NULL, NULL, 0);
 }
 
-void sv_matmul_rows_sgemm(const sv_kernels *k, sv_type wt, int64_t n,
-                          const void *w, size_t w_stride,
-                          const void *x, size_t x_stride, int64_t m,
-                          float *y, int64_t y_stride,
-                          int64_t r0, int64_t r1) {
-    sv_vec_dot_fn mdot = NULL;
-    if (wt == SV_TYPE_F16 && m >= 2 && n % 16 == 0) {
-        mdot = sv_dot_f16_tinyblas_scalar;
+void sv_matmul_rows_ggml(const sv_kernels *k, sv_type wt, int64_t n,
+                         const void *w, size_t w_stride, int64_t w_rows,
+                         const void *x, size_t x_stride, int64_t m,
+                         float *y, int64_t y_stride,
+                         int64_t r0, int64_t r1) {
+    sv_vec_dot_fn head = NULL, tail = NULL;
+    int64_t m_head = 0;
+    const int typed = (unsigned)wt < SV_TYPE_COUNT;
+    if (typed && w_rows % 8 == 0 && k->repack_gemv[wt] != NULL && k->repack_gemm[wt] != NULL) {
+        head = k->repack_gemm[wt];
+        tail = k->repack_gemv[wt];
+        m_head = m - m % 4;
+    } else if (typed && m >= 8 && k->tiled[wt] != NULL) {
+        head = tail = k->tiled[wt];
+        m_head = m;
+    } else if ((wt == SV_TYPE_F16 || wt == SV_TYPE_BF16) && m >= 2 && n % 16 == 0) {
+        const int f16 = wt == SV_TYPE_F16;
+        head = f16 ? sv_dot_f16_tinyblas_scalar : sv_dot_bf16_tinyblas_scalar;
 #if defined(__x86_64__) || defined(_M_X64)
         if (k->isa == SV_ISA_AVX2 || k->isa == SV_ISA_AVX512 || k->isa == SV_ISA_AVX512_VNNI)
-            mdot = sv_dot_f16_tinyblas_avx2;
+            head = f16 ? sv_dot_f16_tinyblas_avx2 : sv_dot_bf16_tinyblas_avx2;
 #endif
+        tail = head;
+        m_head = m;
     }
-    sv_matmul_rows_with(k, wt, n, w, w_stride, x, x_stride, m, y, y_stride, r0, r1, mdot);
+    sv_matmul_rows_with(k, wt, n, w, w_stride, x, x_stride, m, y, y_stride, r0, r1, head, tail, m_head);
 }

@@ -161,6 +161,16 @@ typedef struct sv_kernels {
     // Indexed by weight type; NULL where the table has no tiled twin (products then loop over
     // vec_dot, which is also the oracle). Valid only with the same table's vec_dot.
     sv_gemm_fn gemm[SV_TYPE_COUNT];
+    // Indexed by weight type: the per-output dot of llama.cpp's repacked 8-column kernels, which
+    // its x86 build uses for Q4_0 and Q4_K weights with a multiple of 8 rows: the GEMV (an
+    // activation row on its own) and the GEMM (activation rows in groups of 4). NULL where
+    // llama.cpp does not repack the type for this instruction set.
+    sv_vec_dot_fn repack_gemv[SV_TYPE_COUNT];
+    sv_vec_dot_fn repack_gemm[SV_TYPE_COUNT];
+    // Indexed by weight type: the per-output dot of llama.cpp's tiled K-quant GEMM
+    // (ggml-cpu/tiled), which its x86 build uses for products with 8 or more activation rows
+    // whose weights were not repacked. NULL where that path does not exist.
+    sv_vec_dot_fn tiled[SV_TYPE_COUNT];
     sv_swiglu_fn swiglu;
     sv_attention_block_f32acc_fn attention_block_f32acc;
     sv_attention_row_f16acc_fn attention_row_f16acc;
@@ -209,16 +219,34 @@ void sv_matmul_rows(const sv_kernels *k, sv_type wt, int64_t n,
                     float *y, int64_t y_stride,
                     int64_t r0, int64_t r1);
 
-/// sv_matmul_rows as llama.cpp computes a prompt batch with llamafile's sgemm on an AVX-512
-/// build: for F16 weights with m >= 2 and n a multiple of 16, every output is accumulated in
-/// tinyBLAS's order (one 16-lane fused multiply-add accumulator, then _mm512_reduce_add_ps)
-/// rather than ggml_vec_dot_f16's. Other types and m == 1 are sv_matmul_rows exactly (their
-/// per-row dots already follow llamafile's order or ggml's decode path).
-void sv_matmul_rows_sgemm(const sv_kernels *k, sv_type wt, int64_t n,
-                          const void *w, size_t w_stride,
-                          const void *x, size_t x_stride, int64_t m,
-                          float *y, int64_t y_stride,
-                          int64_t r0, int64_t r1);
+/// sv_matmul_rows with each output summed in the order llama.cpp's CPU backend uses for the same
+/// product on this instruction set, where that order depends on more than the weight type:
+///   * Q4_0 and Q4_K weights whose row count `w_rows` is a multiple of 8, in a table with
+///     repack_gemv/repack_gemm: llama.cpp repacks them and runs its 4-row GEMM on activation
+///     rows [0, m − m % 4) and its 1-row GEMV on the rest;
+///   * other K-quant weights with m >= 8, in a table with `tiled`: its tiled GEMM's order;
+///   * F16 and BF16 weights with m >= 2 and n a multiple of 16 (x86 tables): llamafile's
+///     tinyBLAS order (one 16-lane fused multiply-add accumulator, then _mm512_reduce_add_ps).
+/// Everything else is sv_matmul_rows exactly. Activation rows must be the whole batch llama.cpp
+/// would see in one matrix product (the 4-row grouping counts from row 0).
+void sv_matmul_rows_ggml(const sv_kernels *k, sv_type wt, int64_t n,
+                         const void *w, size_t w_stride, int64_t w_rows,
+                         const void *x, size_t x_stride, int64_t m,
+                         float *y, int64_t y_stride,
+                         int64_t r0, int64_t r1);
+
+/// Scalar statements of llama.cpp's x86 summation orders (Kernels/generic/vec_dot_x86_order.c),
+/// the oracles the x86 tables' kernels for those orders are tested against bit for bit.
+float sv_vec_dot_q4_0_q8_0_chain_generic(int64_t n, const void *w, const void *x);    // repacked GEMV/GEMM
+float sv_vec_dot_q4_K_q8_K_chain_generic(int64_t n, const void *w, const void *x);    // repacked GEMV
+float sv_vec_dot_q4_K_q8_K_chain64_generic(int64_t n, const void *w, const void *x);  // repacked GEMM
+float sv_vec_dot_q5_K_q8_K_lanes8_generic(int64_t n, const void *w, const void *x);   // ggml's AVX2 vec_dot
+float sv_vec_dot_q6_K_q8_K_lanes8_generic(int64_t n, const void *w, const void *x);   // ggml's AVX2 vec_dot
+float sv_vec_dot_q4_K_q8_K_tiled_generic(int64_t n, const void *w, const void *x);    // tiled GEMM
+float sv_vec_dot_q5_K_q8_K_tiled_generic(int64_t n, const void *w, const void *x);    // tiled GEMM
+float sv_vec_dot_q6_K_q8_K_tiled_generic(int64_t n, const void *w, const void *x);    // tiled GEMM
+float sv_vec_dot_f16_f16_lanes64_generic(int64_t n, const void *w, const void *x);    // ggml_vec_dot_f16, AVX-512
+float sv_vec_dot_bf16_bf16_lanes32_generic(int64_t n, const void *w, const void *x);  // ggml_vec_dot_bf16, AVX-512F
 
 /// The oracle every gemm twin is tested against: the same block of outputs as sv_gemm_fn, one
 /// call of `dot` per (weight row, activation row).

@@ -386,81 +386,62 @@ static inline __m256i sv_avx2_k4_scale(__m256i scales16, int sb) {
     return _mm256_shuffle_epi8(scales16, _mm256_loadu_si256((const __m256i *)sv_avx2_k4_scale_bcast[sb]));
 }
 
+// One super-block's Σ scale·q·y as 8 int32 lanes, lane k holding elements 4k..4k+3 of every
+// 32-element run (ggml's AVX2 layout). The integers are exact; the orders below differ only in
+// how they turn these into floats.
+
 // Q4 nibbles ≤ 15: maddubs pair sums stay ≤ 2*15*128.
-static float sv_vec_dot_q4_K_q8_K_avx2(int64_t n, const void *vw, const void *vx) {
-    const sv_block_q4_K *w = vw;
-    const sv_block_q8_K *x = vx;
-    const int64_t nb = n / SV_QK_K;
+static inline __m256i sv_avx2_q4_K_lanes(const sv_block_q4_K *w, const sv_block_q8_K *x, __m128i sm) {
     const __m256i low4 = _mm256_set1_epi8(0x0F);
-    __m256 accf = _mm256_setzero_ps();
-    __m128 accm = _mm_setzero_ps();
-    for (int64_t i = 0; i < nb; i++) {
-        const __m128i sm = sv_avx2_k4_scales_mins(w[i].scales);
-        // The 8 scales as int16, repeated in both 128-bit lanes for pshufb.
-        const __m256i scales16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(sm));
-        const uint8_t *q4 = w[i].qs;
-        const int8_t *q8 = x[i].qs;
-        __m256i acc = _mm256_setzero_si256();
-        for (int sb = 0; sb < 8; sb += 2) {
-            const __m256i bits = _mm256_loadu_si256((const __m256i *)q4);
-            const __m256i lo = _mm256_and_si256(bits, low4);
-            const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), low4);
-            __m256i p_lo = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)q8));
-            __m256i p_hi = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(q8 + 32)));
-            p_lo = _mm256_madd_epi16(p_lo, sv_avx2_k4_scale(scales16, sb));
-            p_hi = _mm256_madd_epi16(p_hi, sv_avx2_k4_scale(scales16, sb + 1));
-            acc = _mm256_add_epi32(acc, _mm256_add_epi32(p_lo, p_hi));
-            q4 += 32;
-            q8 += 64;
-        }
-        const __m128 dd = _mm_mul_ps(sv_avx2_h2f_pair(&w[i].d), _mm_set1_ps(x[i].d)); // d, dmin
-        accf = _mm256_fmadd_ps(_mm256_broadcastss_ps(dd), _mm256_cvtepi32_ps(acc), accf);
-        accm = _mm_fmadd_ps(_mm_shuffle_ps(dd, dd, _MM_SHUFFLE(1, 1, 1, 1)), _mm_cvtepi32_ps(sv_avx2_k4_min_dot(sm, x[i].bsums)), accm);
+    // The 8 scales as int16, repeated in both 128-bit lanes for pshufb.
+    const __m256i scales16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(sm));
+    const uint8_t *q4 = w->qs;
+    const int8_t *q8 = x->qs;
+    __m256i acc = _mm256_setzero_si256();
+    for (int sb = 0; sb < 8; sb += 2) {
+        const __m256i bits = _mm256_loadu_si256((const __m256i *)q4);
+        const __m256i lo = _mm256_and_si256(bits, low4);
+        const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), low4);
+        __m256i p_lo = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)q8));
+        __m256i p_hi = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(q8 + 32)));
+        p_lo = _mm256_madd_epi16(p_lo, sv_avx2_k4_scale(scales16, sb));
+        p_hi = _mm256_madd_epi16(p_hi, sv_avx2_k4_scale(scales16, sb + 1));
+        acc = _mm256_add_epi32(acc, _mm256_add_epi32(p_lo, p_hi));
+        q4 += 32;
+        q8 += 64;
     }
-    return sv_avx2_hsum_ps(accf) - sv_avx2_hsum_ps128(accm);
+    return acc;
 }
 
 // Q5 values ≤ 31: maddubs pair sums stay ≤ 2*31*128.
-static float sv_vec_dot_q5_K_q8_K_avx2(int64_t n, const void *vw, const void *vx) {
-    const sv_block_q5_K *w = vw;
-    const sv_block_q8_K *x = vx;
-    const int64_t nb = n / SV_QK_K;
+static inline __m256i sv_avx2_q5_K_lanes(const sv_block_q5_K *w, const sv_block_q8_K *x, __m128i sm) {
     const __m256i low4 = _mm256_set1_epi8(0x0F);
     const __m256i one = _mm256_set1_epi8(1);
-    __m256 accf = _mm256_setzero_ps();
-    __m128 accm = _mm_setzero_ps();
-    for (int64_t i = 0; i < nb; i++) {
-        const __m128i sm = sv_avx2_k4_scales_mins(w[i].scales);
-        // The 8 scales as int16, repeated in both 128-bit lanes for pshufb.
-        const __m256i scales16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(sm));
-        const uint8_t *q5 = w[i].qs;
-        const int8_t *q8 = x[i].qs;
-        // qh[l] bit sb is the fifth bit of element l of sub-block sb. Shifting the
-        // whole register right one bit per sub-block brings that bit to bit 0 of each
-        // byte; bits leaking in from the neighbouring byte only reach bit 7 and up.
-        __m256i hbits = _mm256_loadu_si256((const __m256i *)w[i].qh);
-        __m256i acc = _mm256_setzero_si256();
-        for (int sb = 0; sb < 8; sb += 2) {
-            const __m256i bits = _mm256_loadu_si256((const __m256i *)q5);
-            const __m256i h_lo = _mm256_slli_epi16(_mm256_and_si256(hbits, one), 4);
-            hbits = _mm256_srli_epi16(hbits, 1);
-            const __m256i h_hi = _mm256_slli_epi16(_mm256_and_si256(hbits, one), 4);
-            hbits = _mm256_srli_epi16(hbits, 1);
-            const __m256i lo = _mm256_or_si256(_mm256_and_si256(bits, low4), h_lo);
-            const __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(bits, 4), low4), h_hi);
-            __m256i p_lo = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)q8));
-            __m256i p_hi = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(q8 + 32)));
-            p_lo = _mm256_madd_epi16(p_lo, sv_avx2_k4_scale(scales16, sb));
-            p_hi = _mm256_madd_epi16(p_hi, sv_avx2_k4_scale(scales16, sb + 1));
-            acc = _mm256_add_epi32(acc, _mm256_add_epi32(p_lo, p_hi));
-            q5 += 32;
-            q8 += 64;
-        }
-        const __m128 dd = _mm_mul_ps(sv_avx2_h2f_pair(&w[i].d), _mm_set1_ps(x[i].d)); // d, dmin
-        accf = _mm256_fmadd_ps(_mm256_broadcastss_ps(dd), _mm256_cvtepi32_ps(acc), accf);
-        accm = _mm_fmadd_ps(_mm_shuffle_ps(dd, dd, _MM_SHUFFLE(1, 1, 1, 1)), _mm_cvtepi32_ps(sv_avx2_k4_min_dot(sm, x[i].bsums)), accm);
+    const __m256i scales16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(sm));
+    const uint8_t *q5 = w->qs;
+    const int8_t *q8 = x->qs;
+    // qh[l] bit sb is the fifth bit of element l of sub-block sb. Shifting the whole
+    // register right one bit per sub-block brings that bit to bit 0 of each byte; bits
+    // leaking in from the neighbouring byte only reach bit 7 and up.
+    __m256i hbits = _mm256_loadu_si256((const __m256i *)w->qh);
+    __m256i acc = _mm256_setzero_si256();
+    for (int sb = 0; sb < 8; sb += 2) {
+        const __m256i bits = _mm256_loadu_si256((const __m256i *)q5);
+        const __m256i h_lo = _mm256_slli_epi16(_mm256_and_si256(hbits, one), 4);
+        hbits = _mm256_srli_epi16(hbits, 1);
+        const __m256i h_hi = _mm256_slli_epi16(_mm256_and_si256(hbits, one), 4);
+        hbits = _mm256_srli_epi16(hbits, 1);
+        const __m256i lo = _mm256_or_si256(_mm256_and_si256(bits, low4), h_lo);
+        const __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(bits, 4), low4), h_hi);
+        __m256i p_lo = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)q8));
+        __m256i p_hi = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(q8 + 32)));
+        p_lo = _mm256_madd_epi16(p_lo, sv_avx2_k4_scale(scales16, sb));
+        p_hi = _mm256_madd_epi16(p_hi, sv_avx2_k4_scale(scales16, sb + 1));
+        acc = _mm256_add_epi32(acc, _mm256_add_epi32(p_lo, p_hi));
+        q5 += 32;
+        q8 += 64;
     }
-    return sv_avx2_hsum_ps(accf) - sv_avx2_hsum_ps128(accm);
+    return acc;
 }
 
 // pshufb masks that spread scale bytes 2k and 2k+1 over 8 bytes each, one 32-element
@@ -477,46 +458,201 @@ static const uint8_t sv_avx2_q6_scale_pairs[8][16] = {
 };
 
 // Q6 is used unsigned (0..63, pair sums ≤ 2*63*128) and the -32 offset is taken out
-// afterwards as 32 * Σ_g scale_g * bsum_g.
-static float sv_vec_dot_q6_K_q8_K_avx2(int64_t n, const void *vw, const void *vx) {
-    const sv_block_q6_K *w = vw;
-    const sv_block_q8_K *x = vx;
-    const int64_t nb = n / SV_QK_K;
+// afterwards as 32 * Σ_g scale_g * bsum_g, lane k from groups 2k and 2k+1.
+static inline __m256i sv_avx2_q6_K_lanes(const sv_block_q6_K *w, const sv_block_q8_K *x) {
     const __m256i low4 = _mm256_set1_epi8(0x0F);
     const __m256i m3 = _mm256_set1_epi8(0x03), m12 = _mm256_set1_epi8(0x0C);
     const __m256i m48 = _mm256_set1_epi8(0x30), m192 = _mm256_set1_epi8((char)0xC0);
-    __m256 accf = _mm256_setzero_ps();
-    for (int64_t i = 0; i < nb; i++) {
-        const __m128i scales = _mm_loadu_si128((const __m128i *)w[i].scales);
-        const __m256i bsums = _mm256_loadu_si256((const __m256i *)x[i].bsums);
-        const __m256i off = _mm256_madd_epi16(bsums, _mm256_cvtepi8_epi16(scales));
-
-        const uint8_t *ql = w[i].ql;
-        const uint8_t *qh = w[i].qh;
-        const int8_t *q8 = x[i].qs;
-        __m256i acc = _mm256_setzero_si256();
-        for (int half = 0; half < 2; half++) {
-            const __m256i l0 = _mm256_loadu_si256((const __m256i *)ql);
-            const __m256i l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
-            const __m256i h = _mm256_loadu_si256((const __m256i *)qh);
-            __m256i q[4];
-            q[0] = _mm256_or_si256(_mm256_and_si256(l0, low4), _mm256_slli_epi16(_mm256_and_si256(h, m3), 4));
-            q[1] = _mm256_or_si256(_mm256_and_si256(l1, low4), _mm256_slli_epi16(_mm256_and_si256(h, m12), 2));
-            q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), low4), _mm256_and_si256(h, m48));
-            q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), low4), _mm256_srli_epi16(_mm256_and_si256(h, m192), 2));
-            for (int r = 0; r < 4; r++) {
-                const __m256i p = _mm256_maddubs_epi16(q[r], _mm256_loadu_si256((const __m256i *)(q8 + 32 * r)));
-                const __m128i pair = _mm_shuffle_epi8(scales, _mm_loadu_si128((const __m128i *)sv_avx2_q6_scale_pairs[4 * half + r]));
-                acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p, _mm256_cvtepi8_epi16(pair)));
-            }
-            ql += 64;
-            qh += 32;
-            q8 += 128;
+    const __m128i scales = _mm_loadu_si128((const __m128i *)w->scales);
+    const __m256i bsums = _mm256_loadu_si256((const __m256i *)x->bsums);
+    const __m256i off = _mm256_madd_epi16(bsums, _mm256_cvtepi8_epi16(scales));
+    const uint8_t *ql = w->ql;
+    const uint8_t *qh = w->qh;
+    const int8_t *q8 = x->qs;
+    __m256i acc = _mm256_setzero_si256();
+    for (int half = 0; half < 2; half++) {
+        const __m256i l0 = _mm256_loadu_si256((const __m256i *)ql);
+        const __m256i l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
+        const __m256i h = _mm256_loadu_si256((const __m256i *)qh);
+        __m256i q[4];
+        q[0] = _mm256_or_si256(_mm256_and_si256(l0, low4), _mm256_slli_epi16(_mm256_and_si256(h, m3), 4));
+        q[1] = _mm256_or_si256(_mm256_and_si256(l1, low4), _mm256_slli_epi16(_mm256_and_si256(h, m12), 2));
+        q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), low4), _mm256_and_si256(h, m48));
+        q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), low4), _mm256_srli_epi16(_mm256_and_si256(h, m192), 2));
+        for (int r = 0; r < 4; r++) {
+            const __m256i p = _mm256_maddubs_epi16(q[r], _mm256_loadu_si256((const __m256i *)(q8 + 32 * r)));
+            const __m128i pair = _mm_shuffle_epi8(scales, _mm_loadu_si128((const __m128i *)sv_avx2_q6_scale_pairs[4 * half + r]));
+            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p, _mm256_cvtepi8_epi16(pair)));
         }
-        acc = _mm256_sub_epi32(acc, _mm256_slli_epi32(off, 5));
-        accf = _mm256_fmadd_ps(_mm256_set1_ps(sv_avx2_h2f(w[i].d) * x[i].d), _mm256_cvtepi32_ps(acc), accf);
+        ql += 64;
+        qh += 32;
+        q8 += 128;
     }
+    return _mm256_sub_epi32(acc, _mm256_slli_epi32(off, 5));
+}
+
+// Σ of the min term's integers over a super-block: Σ_sb min_sb · Σ y over sub-block sb.
+static inline int sv_avx2_k4_min_sum(__m128i sm, const int16_t *bsums) {
+    return sv_avx2_hsum_epi32(_mm256_castsi128_si256(sv_avx2_k4_min_dot(sm, bsums)));
+}
+
+// MARK: - ggml's AVX2 vec_dot order
+
+// Q4_K: one 8-lane accumulator for d·lanes and a 4-lane one for the min term.
+static float sv_vec_dot_q4_K_q8_K_avx2(int64_t n, const void *vw, const void *vx) {
+    const sv_block_q4_K *w = vw;
+    const sv_block_q8_K *x = vx;
+    __m256 accf = _mm256_setzero_ps();
+    __m128 accm = _mm_setzero_ps();
+    for (int64_t i = 0; i < n / SV_QK_K; i++) {
+        const __m128i sm = sv_avx2_k4_scales_mins(w[i].scales);
+        const __m128 dd = _mm_mul_ps(sv_avx2_h2f_pair(&w[i].d), _mm_set1_ps(x[i].d)); // d, dmin
+        accf = _mm256_fmadd_ps(_mm256_broadcastss_ps(dd), _mm256_cvtepi32_ps(sv_avx2_q4_K_lanes(&w[i], &x[i], sm)), accf);
+        accm = _mm_fmadd_ps(_mm_shuffle_ps(dd, dd, _MM_SHUFFLE(1, 1, 1, 1)), _mm_cvtepi32_ps(sv_avx2_k4_min_dot(sm, x[i].bsums)), accm);
+    }
+    return sv_avx2_hsum_ps(accf) - sv_avx2_hsum_ps128(accm);
+}
+
+// Q5_K (unlike Q4_K) sums the min term's integers first and chains one scalar FMA per
+// super-block (GCC contracts ggml's `summs += dmin * int`).
+static float sv_vec_dot_q5_K_q8_K_avx2(int64_t n, const void *vw, const void *vx) {
+    const sv_block_q5_K *w = vw;
+    const sv_block_q8_K *x = vx;
+    __m256 accf = _mm256_setzero_ps();
+    float summ = 0.0f;
+    for (int64_t i = 0; i < n / SV_QK_K; i++) {
+        const __m128i sm = sv_avx2_k4_scales_mins(w[i].scales);
+        const __m128 dd = _mm_mul_ps(sv_avx2_h2f_pair(&w[i].d), _mm_set1_ps(x[i].d)); // d, dmin
+        accf = _mm256_fmadd_ps(_mm256_broadcastss_ps(dd), _mm256_cvtepi32_ps(sv_avx2_q5_K_lanes(&w[i], &x[i], sm)), accf);
+        summ = fmaf(_mm_cvtss_f32(_mm_movehdup_ps(dd)), (float)sv_avx2_k4_min_sum(sm, x[i].bsums), summ);
+    }
+    return sv_avx2_hsum_ps(accf) - summ;
+}
+
+static float sv_vec_dot_q6_K_q8_K_avx2(int64_t n, const void *vw, const void *vx) {
+    const sv_block_q6_K *w = vw;
+    const sv_block_q8_K *x = vx;
+    __m256 accf = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n / SV_QK_K; i++)
+        accf = _mm256_fmadd_ps(_mm256_set1_ps(sv_avx2_h2f(w[i].d) * x[i].d), _mm256_cvtepi32_ps(sv_avx2_q6_K_lanes(&w[i], &x[i])), accf);
     return sv_avx2_hsum_ps(accf);
+}
+
+// MARK: - llama.cpp's tiled K-quant GEMM order (8 or more activation rows)
+
+// Per super-block r = isum·d, minus dmin·imin in one FMA, then acc = r·d_x + acc in another
+// (sv_vec_dot_*_tiled_generic).
+static inline float sv_tiled_step(float acc, int isum, int imin, float d, float dmin, float dx) {
+    return fmaf(fmaf(-dmin, (float)imin, (float)isum * d), dx, acc);
+}
+
+static float sv_vec_dot_q4_K_q8_K_tiled_avx2(int64_t n, const void *vw, const void *vx) {
+    const sv_block_q4_K *w = vw;
+    const sv_block_q8_K *x = vx;
+    float acc = 0.0f;
+    for (int64_t i = 0; i < n / SV_QK_K; i++) {
+        const __m128i sm = sv_avx2_k4_scales_mins(w[i].scales);
+        acc = sv_tiled_step(acc, sv_avx2_hsum_epi32(sv_avx2_q4_K_lanes(&w[i], &x[i], sm)), sv_avx2_k4_min_sum(sm, x[i].bsums),
+                            sv_avx2_h2f(w[i].d), sv_avx2_h2f(w[i].dmin), x[i].d);
+    }
+    return acc;
+}
+
+static float sv_vec_dot_q5_K_q8_K_tiled_avx2(int64_t n, const void *vw, const void *vx) {
+    const sv_block_q5_K *w = vw;
+    const sv_block_q8_K *x = vx;
+    float acc = 0.0f;
+    for (int64_t i = 0; i < n / SV_QK_K; i++) {
+        const __m128i sm = sv_avx2_k4_scales_mins(w[i].scales);
+        acc = sv_tiled_step(acc, sv_avx2_hsum_epi32(sv_avx2_q5_K_lanes(&w[i], &x[i], sm)), sv_avx2_k4_min_sum(sm, x[i].bsums),
+                            sv_avx2_h2f(w[i].d), sv_avx2_h2f(w[i].dmin), x[i].d);
+    }
+    return acc;
+}
+
+static float sv_vec_dot_q6_K_q8_K_tiled_avx2(int64_t n, const void *vw, const void *vx) {
+    const sv_block_q6_K *w = vw;
+    const sv_block_q8_K *x = vx;
+    float acc = 0.0f;
+    for (int64_t i = 0; i < n / SV_QK_K; i++)
+        acc = sv_tiled_step(acc, sv_avx2_hsum_epi32(sv_avx2_q6_K_lanes(&w[i], &x[i])), 0, sv_avx2_h2f(w[i].d), 0.0f, x[i].d);
+    return acc;
+}
+
+// MARK: - llama.cpp's repacked Q4_0 / Q4_K orders
+
+// Twins of vec_dot_x86_order.c's chains: the integers per block (or per 64 elements) come from
+// the SIMD code above, the float part is the same scalar FMA chain, so the bits are the oracle's.
+
+// Four Q4_0 blocks' integer dots at once, reduced together (one horizontal reduction per four
+// blocks instead of four).
+static float sv_vec_dot_q4_0_q8_0_chain_avx2(int64_t n, const void *vw, const void *vx) {
+    const __m256i eight = _mm256_set1_epi8(8);
+    const sv_block_q4_0 *w = vw;
+    const sv_block_q8_0 *x = vx;
+    const int64_t nb = n / SV_QK8_0;
+    float acc = 0.0f;
+    int64_t i = 0;
+    for (; i + 4 <= nb; i += 4) {
+        __m256i p[4];
+        for (int b = 0; b < 4; b++)
+            p[b] = sv_avx2_dot_i8_i8(_mm256_sub_epi8(sv_avx2_unpack_nibbles(w[i + b].qs), eight),
+                                     _mm256_loadu_si256((const __m256i *)x[i + b].qs));
+        const __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(p[0], p[1]), _mm256_hadd_epi32(p[2], p[3]));
+        int sums[4];
+        _mm_storeu_si128((__m128i *)sums, _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1)));
+        for (int b = 0; b < 4; b++)
+            acc = fmaf((float)sums[b], sv_avx2_h2f(w[i + b].d) * sv_avx2_h2f(x[i + b].d), acc);
+    }
+    for (; i < nb; i++) {
+        const __m256i p = sv_avx2_dot_i8_i8(_mm256_sub_epi8(sv_avx2_unpack_nibbles(w[i].qs), eight),
+                                            _mm256_loadu_si256((const __m256i *)x[i].qs));
+        acc = fmaf((float)sv_avx2_hsum_epi32(p), sv_avx2_h2f(w[i].d) * sv_avx2_h2f(x[i].d), acc);
+    }
+    return acc;
+}
+
+// The GEMV: one FMA per super-block.
+static float sv_vec_dot_q4_K_q8_K_chain_avx2(int64_t n, const void *vw, const void *vx) {
+    const sv_block_q4_K *w = vw;
+    const sv_block_q8_K *x = vx;
+    float acc = 0.0f, accm = 0.0f;
+    for (int64_t i = 0; i < n / SV_QK_K; i++) {
+        const __m128i sm = sv_avx2_k4_scales_mins(w[i].scales);
+        acc = fmaf((float)sv_avx2_hsum_epi32(sv_avx2_q4_K_lanes(&w[i], &x[i], sm)), sv_avx2_h2f(w[i].d) * x[i].d, acc);
+        accm = fmaf((float)sv_avx2_k4_min_sum(sm, x[i].bsums), sv_avx2_h2f(w[i].dmin) * x[i].d, accm);
+    }
+    return acc - accm;
+}
+
+// The GEMM: one FMA per 64 elements (two sub-blocks).
+static float sv_vec_dot_q4_K_q8_K_chain64_avx2(int64_t n, const void *vw, const void *vx) {
+    const __m256i low4 = _mm256_set1_epi8(0x0F);
+    const sv_block_q4_K *w = vw;
+    const sv_block_q8_K *x = vx;
+    float acc = 0.0f, accm = 0.0f;
+    for (int64_t i = 0; i < n / SV_QK_K; i++) {
+        const __m128i sm = sv_avx2_k4_scales_mins(w[i].scales);
+        const __m256i scales16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(sm));
+        const float d = sv_avx2_h2f(w[i].d) * x[i].d, dmin = sv_avx2_h2f(w[i].dmin) * x[i].d;
+        int mins[4];
+        _mm_storeu_si128((__m128i *)mins, sv_avx2_k4_min_dot(sm, x[i].bsums)); // one per 64 elements
+        const uint8_t *q4 = w[i].qs;
+        const int8_t *q8 = x[i].qs;
+        for (int sb = 0; sb < 8; sb += 2) {
+            const __m256i bits = _mm256_loadu_si256((const __m256i *)q4);
+            const __m256i p_lo = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_and_si256(bits, low4), _mm256_loadu_si256((const __m256i *)q8)),
+                                                   sv_avx2_k4_scale(scales16, sb));
+            const __m256i p_hi = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(bits, 4), low4),
+                                                                        _mm256_loadu_si256((const __m256i *)(q8 + 32))),
+                                                   sv_avx2_k4_scale(scales16, sb + 1));
+            acc = fmaf((float)sv_avx2_hsum_epi32(_mm256_add_epi32(p_lo, p_hi)), d, acc);
+            accm = fmaf((float)mins[sb / 2], dmin, accm);
+            q4 += 32;
+            q8 += 64;
+        }
+    }
+    return acc - accm;
 }
 
 // MARK: - Attention
@@ -919,6 +1055,13 @@ void sv_fill_kernels_avx2(sv_kernels *k) {
     k->gemm[SV_TYPE_Q4_K] = sv_gemm_q4_K_q8_K_avx2;
     k->vec_dot[SV_TYPE_Q5_K] = sv_vec_dot_q5_K_q8_K_avx2;
     k->vec_dot[SV_TYPE_Q6_K] = sv_vec_dot_q6_K_q8_K_avx2;
+    k->tiled[SV_TYPE_Q4_K] = sv_vec_dot_q4_K_q8_K_tiled_avx2;
+    k->tiled[SV_TYPE_Q5_K] = sv_vec_dot_q5_K_q8_K_tiled_avx2;
+    k->tiled[SV_TYPE_Q6_K] = sv_vec_dot_q6_K_q8_K_tiled_avx2;
+    // llama.cpp repacks these for AVX2 and up (ggml_repack_get_optimal_repack_type).
+    k->repack_gemv[SV_TYPE_Q4_0] = k->repack_gemm[SV_TYPE_Q4_0] = sv_vec_dot_q4_0_q8_0_chain_avx2;
+    k->repack_gemv[SV_TYPE_Q4_K] = sv_vec_dot_q4_K_q8_K_chain_avx2;
+    k->repack_gemm[SV_TYPE_Q4_K] = sv_vec_dot_q4_K_q8_K_chain64_avx2;
 
     k->attention_block_f32acc = sv_attention_block_f32acc_avx2;
     k->attention_row_f16acc = sv_attention_row_f16acc_avx2;

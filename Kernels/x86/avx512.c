@@ -40,6 +40,29 @@
 #pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,fma,f16c,avx2")
 #endif
 
+// MARK: - ggml's reductions
+
+// _mm512_reduce_add_ps as GCC expands it in ggml (sv_reduce16_gcc), on a 16-lane value held as
+// two ymm halves; written out so the order does not rest on this compiler's expansion.
+static inline float sv_reduce16_ggml(__m256 lo, __m256 hi) {
+    const __m256 a = _mm256_add_ps(hi, lo);
+    const __m128 b = _mm_add_ps(_mm256_extractf128_ps(a, 1), _mm256_castps256_ps128(a));
+    const __m128 c = _mm_add_ps(b, _mm_movehl_ps(b, b)); // b0 + b2, b1 + b3
+    return _mm_cvtss_f32(_mm_add_ss(c, _mm_movehdup_ps(c)));
+}
+
+// ggml's hsum_float_8 (sv_reduce8_ggml).
+static inline float sv_hsum8_ggml(__m256 v) {
+    const __m128 b = _mm_add_ps(_mm256_extractf128_ps(v, 1), _mm256_castps256_ps128(v));
+    const __m128 c = _mm_add_ps(b, _mm_movehl_ps(b, b));
+    return _mm_cvtss_f32(_mm_add_ss(c, _mm_movehdup_ps(c)));
+}
+
+// 16 int32 lanes → 8: lane k + lane k + 8.
+static inline __m256i sv_fold_epi32(__m512i v) {
+    return _mm256_add_epi32(_mm512_castsi512_si256(v), _mm512_extracti64x4_epi64(v, 1));
+}
+
 // MARK: - Helpers
 
 // f16 → f32 through vmovd + vcvtph2ps. (_cvtsh_ss lets clang load the half with a
@@ -103,24 +126,44 @@ static inline void sv_bf16_fma32(__m512i a, __m512i b, __m512 *acc_even, __m512 
                                _mm512_castsi512_ps(_mm512_and_si512(b, hi)), *acc_odd);
 }
 
+// ggml_vec_dot_bf16's AVX-512F order (sv_vec_dot_bf16_bf16_lanes32_generic): two 16-lane
+// accumulators c1, c2 over elements [32i, 32i+16) and [32i+16, 32i+32), reduced separately
+// and summed in double. Each 16-lane accumulator is two ymm halves (the order is per lane);
+// its widening is a shift, and products are exact in f32, so FMA or not only rounds the add.
+static inline __m256 sv_bf16x8_to_f32(const sv_bf16 *p) {
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p)), 16));
+}
+
 static float sv_vec_dot_bf16_bf16_avx512(int64_t n, const void *vw, const void *vx) {
     const sv_bf16 *a = vw, *b = vx;
-    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
-    __m512 acc2 = _mm512_setzero_ps(), acc3 = _mm512_setzero_ps();
+    __m256 c[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
     int64_t i = 0;
-    for (; i + 64 <= n; i += 64) {
-        sv_bf16_fma32(_mm512_loadu_si512(a + i), _mm512_loadu_si512(b + i), &acc0, &acc1);
-        sv_bf16_fma32(_mm512_loadu_si512(a + i + 32), _mm512_loadu_si512(b + i + 32), &acc2, &acc3);
-    }
-    for (; i + 32 <= n; i += 32) {
-        sv_bf16_fma32(_mm512_loadu_si512(a + i), _mm512_loadu_si512(b + i), &acc0, &acc1);
-    }
-    if (i < n) {
-        // Masked loads stop at the end of the row; zeroed lanes add +0.0 products.
-        const __mmask32 m = (__mmask32)((1u << (n - i)) - 1);
-        sv_bf16_fma32(_mm512_maskz_loadu_epi16(m, a + i), _mm512_maskz_loadu_epi16(m, b + i), &acc2, &acc3);
-    }
-    return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc0, acc1), _mm512_add_ps(acc2, acc3)));
+    for (; i + 32 <= n; i += 32)
+        for (int q = 0; q < 4; q++) c[q] = _mm256_fmadd_ps(sv_bf16x8_to_f32(a + i + 8 * q), sv_bf16x8_to_f32(b + i + 8 * q), c[q]);
+    double sum = sv_reduce16_ggml(c[0], c[1]);
+    sum += sv_reduce16_ggml(c[2], c[3]);
+    for (; i < n; i++) sum += (double)(sv_bf16_to_fp32(a[i]) * sv_bf16_to_fp32(b[i]));
+    return (float)sum;
+}
+
+// ggml_vec_dot_f16's AVX-512 order (sv_vec_dot_f16_f16_lanes64_generic): four 16-lane FMA
+// accumulators per 64 elements, folded (0 + 2) + (1 + 3), reduced, tail in double. As ymm
+// halves: the 16-wide vcvtph2ps is slower than two 8-wide ones on Zen 4.
+static float sv_vec_dot_f16_f16_avx512(int64_t n, const void *vw, const void *vx) {
+    const sv_half *a = vw, *b = vx;
+    __m256 c[8];
+    for (int q = 0; q < 8; q++) c[q] = _mm256_setzero_ps();
+    const int64_t np = n & ~(int64_t)63;
+    for (int64_t i = 0; i < np; i += 64)
+        for (int q = 0; q < 8; q++)
+            c[q] = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(a + i + 8 * q))),
+                                   _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(b + i + 8 * q))), c[q]);
+    // Accumulator j is c[2j] (lanes 0-7) and c[2j+1] (lanes 8-15).
+    const __m256 lo = _mm256_add_ps(_mm256_add_ps(c[0], c[4]), _mm256_add_ps(c[2], c[6]));
+    const __m256 hi = _mm256_add_ps(_mm256_add_ps(c[1], c[5]), _mm256_add_ps(c[3], c[7]));
+    double sum = sv_reduce16_ggml(lo, hi);
+    for (int64_t i = np; i < n; i++) sum += (double)(sv_fp16_to_fp32(a[i]) * sv_fp16_to_fp32(b[i]));
+    return (float)sum;
 }
 
 // MARK: - Q4_0 dot (no VNNI)
@@ -211,7 +254,7 @@ static float sv_vec_dot_q6_K_q8_K_avx512(int64_t n, const void *vw, const void *
                                            0x00020002, 0x00020002, 0x00020002, 0x00020002,
                                            0x00030003, 0x00030003, 0x00030003, 0x00030003);
     const __m512i four = _mm512_set1_epi16(4);
-    __m512 acc = _mm512_setzero_ps();
+    __m256 acc = _mm256_setzero_ps();
     for (int64_t i = 0; i < nb; ++i) {
         const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)w[i].scales));
         const __m512i sc512 = _mm512_castsi256_si512(sc16);
@@ -235,15 +278,16 @@ static float sv_vec_dot_q6_K_q8_K_avx512(int64_t n, const void *vw, const void *
             idx = _mm512_add_epi16(idx, four);
             sumi = _mm512_add_epi32(sumi, _mm512_add_epi32(_mm512_madd_epi16(p0, s0), _mm512_madd_epi16(p1, s1)));
         }
-        // Lane sums are exact in int32 and below 2^24, so the conversion is exact too.
-        acc = _mm512_fmadd_ps(_mm512_set1_ps(sv_h2f(w[i].d) * x[i].d), _mm512_cvtepi32_ps(sumi), acc);
+        // Lane k + 8 holds the same positions of the other 32-element run as lane k: folded,
+        // the 8 lanes are ggml's AVX2 lanes exactly (integers, so any grouping is exact).
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(sv_h2f(w[i].d) * x[i].d), _mm256_cvtepi32_ps(sv_fold_epi32(sumi)), acc);
     }
-    return _mm512_reduce_add_ps(acc);
+    return sv_hsum8_ggml(acc);
 }
 
 // gemm_q6_K_q8_K: sv_vec_dot_q6_K_q8_K_avx512's steps for each of RM × RN pairs (the same
 // instructions on the same operands: the same int32 lanes, the same d·d_x, the same FMA
-// into the pair's own accumulator and the same _mm512_reduce_add_ps). A weight
+// into the pair's own accumulator and the same final sum). A weight
 // super-block's scales and each half's 6-bit quants and scale vectors are built once for RN
 // activation rows; an activation half's 128 bytes are loaded once for RM weight rows.
 // 1 × 4 measured fastest (the weight side is the expensive part to rebuild).
@@ -264,9 +308,9 @@ static inline __attribute__((always_inline)) void sv_gemm_q6_K_q8_K_tile_avx512(
                                            0x00020002, 0x00020002, 0x00020002, 0x00020002,
                                            0x00030003, 0x00030003, 0x00030003, 0x00030003);
     const __m512i four = _mm512_set1_epi16(4);
-    __m512 acc[4][4];
+    __m256 acc[4][4];
     for (int i = 0; i < RM; i++)
-        for (int j = 0; j < RN; j++) acc[i][j] = _mm512_setzero_ps();
+        for (int j = 0; j < RN; j++) acc[i][j] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; ++b) {
         const sv_block_q6_K *wb[4];
         const sv_block_q8_K *xb[4];
@@ -307,11 +351,11 @@ static inline __attribute__((always_inline)) void sv_gemm_q6_K_q8_K_tile_avx512(
         for (int i = 0; i < RM; i++) {
             const float dw = sv_h2f(wb[i]->d);
             for (int j = 0; j < RN; j++)
-                acc[i][j] = _mm512_fmadd_ps(_mm512_set1_ps(dw * xb[j]->d), _mm512_cvtepi32_ps(sumi[i][j]), acc[i][j]);
+                acc[i][j] = _mm256_fmadd_ps(_mm256_set1_ps(dw * xb[j]->d), _mm256_cvtepi32_ps(sv_fold_epi32(sumi[i][j])), acc[i][j]);
         }
     }
     for (int i = 0; i < RM; i++)
-        for (int j = 0; j < RN; j++) y[(int64_t)j * ys + i] = _mm512_reduce_add_ps(acc[i][j]);
+        for (int j = 0; j < RN; j++) y[(int64_t)j * ys + i] = sv_hsum8_ggml(acc[i][j]);
 }
 
 SV_GEMM_TILE_FNS(sv_gemm_q6_K_q8_K_, _avx512, sv_gemm_q6_K_q8_K_tile_avx512)
@@ -738,6 +782,7 @@ void sv_fill_kernels_avx512(sv_kernels *k) {
     sv_fill_kernels_avx2(k);
     k->from_float[SV_TYPE_Q8_0] = sv_quantize_row_q8_0_avx512;
     k->from_float[SV_TYPE_Q8_1] = sv_quantize_row_q8_1_avx512;
+    k->vec_dot[SV_TYPE_F16] = sv_vec_dot_f16_f16_avx512;
     k->vec_dot[SV_TYPE_BF16] = sv_vec_dot_bf16_bf16_avx512;
     k->vec_dot[SV_TYPE_Q4_0] = sv_vec_dot_q4_0_q8_0_avx512;
     k->vec_dot[SV_TYPE_Q5_0] = sv_vec_dot_q5_0_q8_0_avx512;

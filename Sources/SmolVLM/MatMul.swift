@@ -82,9 +82,10 @@ public struct WeightMatrix: @unchecked Sendable {
 /// the weight type's partner (Q8_0, Q8_1, Q8_K, F16, BF16 or F32), then every output is one
 /// dot product of a weight row with a converted activation row. Rows are split across threads.
 /// Multi-row products use the table's register-tiled gemm for the weight type where it has one
-/// (each output bit-identical to the vec_dot, so results depend neither on the number of
-/// activation rows nor on the thread count); multi-row F16 products follow llamafile's
-/// tinyBLAS order (`sv_matmul_rows_sgemm`).
+/// (each output bit-identical to the vec_dot, so results do not depend on the thread count).
+/// Where llama.cpp's own order depends on the product's shape (repacked Q4_0/Q4_K weights,
+/// multi-row F16 products through llamafile's sgemm), `sv_matmul_rows_ggml` follows it, so `m`
+/// must be the whole batch.
 public enum MatMul {
     /// `y[j][r] = Σ_c w[r][c] · x[j][c]` for `m` activation rows of `w.columns` floats.
     ///
@@ -115,9 +116,9 @@ public enum MatMul {
         }
         // Weight rows are split in multiples of 16 so threads never share a cache line of `y`.
         pool.parallelFor(w.rows, granularity: 16) { range in
-            sv_matmul_rows_sgemm(kernels.table, w.kernelType, Int64(cols), w.data, w.rowStride,
-                           converted, actRowBytes, Int64(m), y, Int64(w.rows),
-                           Int64(range.lowerBound), Int64(range.upperBound))
+            sv_matmul_rows_ggml(kernels.table, w.kernelType, Int64(cols), w.data, w.rowStride, Int64(w.rows),
+                                converted, actRowBytes, Int64(m), y, Int64(w.rows),
+                                Int64(range.lowerBound), Int64(range.upperBound))
         }
     }
 }

@@ -132,7 +132,8 @@ public final class LlamaContext {
     // MARK: - Forward pass
 
     /// Runs `n` rows already in `buffers.x` through every layer at positions `position ..<
-    /// position + n`, then the final norm and output projection for the last `outputRows` rows.
+    /// position + n`, then the final norm and output projection for the last `outputRows` rows
+    /// (which the last layer leaves at the start of `buffers.x`).
     private func forward(rows n: Int, outputRows: Int) {
         let c = model.configuration
         let d = c.embeddingLength
@@ -156,22 +157,31 @@ public final class LlamaContext {
             matmul(layer.wo, b.attn, n, b.h)
             for i in 0 ..< n * d { b.x[i] += b.h[i] }
 
+            // After the last layer's attention only the rows whose logits are wanted go on, as in
+            // llama.cpp's graph (inp_out_ids): its feed-forward products then see `outputRows`
+            // activation rows, and some kernels' summation order depends on that count.
+            var m = n
+            if l == model.layers.count - 1 && outputRows < n {
+                UnsafeMutableRawPointer(b.x).copyMemory(from: b.x + (n - outputRows) * d, byteCount: outputRows * d * 4)
+                m = outputRows
+            }
+            guard m > 0 else { break }
+
             // Feed-forward block: x += W_down · (silu(W_gate·h) ⊙ W_up·h), h = norm(x)
-            for i in 0 ..< n { sv_rms_norm_f32(Int64(d), b.x + i * d, layer.ffnNorm, c.rmsEpsilon, b.h + i * d) }
-            matmul(layer.gate, b.h, n, b.gate)
-            matmul(layer.up, b.h, n, b.up)
+            for i in 0 ..< m { sv_rms_norm_f32(Int64(d), b.x + i * d, layer.ffnNorm, c.rmsEpsilon, b.h + i * d) }
+            matmul(layer.gate, b.h, m, b.gate)
+            matmul(layer.up, b.h, m, b.up)
             // Row by row: ggml's SwiGLU takes its last n % 16 elements of each row down another path.
             let ff = c.feedForwardLength
-            for i in 0 ..< n { swiglu(Int64(ff), b.gate + i * ff, b.up + i * ff, b.gate + i * ff) }
-            matmul(layer.down, b.gate, n, b.h)
-            for i in 0 ..< n * d { b.x[i] += b.h[i] }
+            for i in 0 ..< m { swiglu(Int64(ff), b.gate + i * ff, b.up + i * ff, b.gate + i * ff) }
+            matmul(layer.down, b.gate, m, b.h)
+            for i in 0 ..< m * d { b.x[i] += b.h[i] }
         }
         position += n
 
         guard outputRows > 0 else { return }
-        let first = n - outputRows
         for i in 0 ..< outputRows {
-            sv_rms_norm_f32(Int64(d), b.x + (first + i) * d, model.outputNorm, c.rmsEpsilon, b.h + i * d)
+            sv_rms_norm_f32(Int64(d), b.x + i * d, model.outputNorm, c.rmsEpsilon, b.h + i * d)
         }
         matmul(model.output, b.h, outputRows, b.logits)
     }
