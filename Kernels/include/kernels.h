@@ -189,6 +189,15 @@ static inline sv_vec_dot_fn sv_kernels_vec_dot(const sv_kernels *k, sv_type weig
 static inline sv_gemm_fn sv_kernels_gemm(const sv_kernels *k, sv_type weight) {
     return (unsigned)weight < SV_TYPE_COUNT ? k->gemm[weight] : (sv_gemm_fn)0;
 }
+static inline sv_vec_dot_fn sv_kernels_repack_gemv(const sv_kernels *k, sv_type weight) {
+    return (unsigned)weight < SV_TYPE_COUNT ? k->repack_gemv[weight] : (sv_vec_dot_fn)0;
+}
+static inline sv_vec_dot_fn sv_kernels_repack_gemm(const sv_kernels *k, sv_type weight) {
+    return (unsigned)weight < SV_TYPE_COUNT ? k->repack_gemm[weight] : (sv_vec_dot_fn)0;
+}
+static inline sv_vec_dot_fn sv_kernels_tiled(const sv_kernels *k, sv_type weight) {
+    return (unsigned)weight < SV_TYPE_COUNT ? k->tiled[weight] : (sv_vec_dot_fn)0;
+}
 
 /// The table for one instruction set, or NULL if it is not compiled in or the CPU lacks it.
 /// Tables are immutable and live for the process.

@@ -690,3 +690,126 @@ struct GemmTests {
         }
     }
 }
+
+// MARK: - llama.cpp's x86 summation orders
+
+private func dot(_ f: sv_vec_dot_fn, _ n: Int, _ w: [UInt8], _ x: [UInt8]) -> Float {
+    w.withUnsafeBytes { wp in x.withUnsafeBytes { xp in f(Int64(n), wp.baseAddress, xp.baseAddress) } }
+}
+
+private let x86ISAs: [sv_isa] = simdISAs().filter { [SV_ISA_AVX2, SV_ISA_AVX512, SV_ISA_AVX512_VNNI].contains($0) }
+
+/// Each x86 kernel that follows one of llama.cpp's summation orders returns the same bits as
+/// the scalar statement of that order (Kernels/generic/vec_dot_x86_order.c), on random blocks
+/// and activations of the model row lengths. These orders are what makes the engine's logits
+/// equal llama.cpp's; the fixture tests (WeightTypeTests) check the end result.
+@Suite("x86 kernels in llama.cpp's summation orders")
+struct X86OrderTests {
+    struct Case: CustomTestStringConvertible, Sendable {
+        let name: String
+        let type: sv_type
+        let oracle: sv_vec_dot_fn
+        let kernel: @Sendable (UnsafePointer<sv_kernels>) -> sv_vec_dot_fn?
+        var testDescription: String { name }
+    }
+
+    static let cases: [Case] = [
+        Case(name: "q4_0 repacked GEMV", type: SV_TYPE_Q4_0, oracle: sv_vec_dot_q4_0_q8_0_chain_generic) { sv_kernels_repack_gemv($0, SV_TYPE_Q4_0) },
+        Case(name: "q4_0 repacked GEMM", type: SV_TYPE_Q4_0, oracle: sv_vec_dot_q4_0_q8_0_chain_generic) { sv_kernels_repack_gemm($0, SV_TYPE_Q4_0) },
+        Case(name: "q4_K repacked GEMV", type: SV_TYPE_Q4_K, oracle: sv_vec_dot_q4_K_q8_K_chain_generic) { sv_kernels_repack_gemv($0, SV_TYPE_Q4_K) },
+        Case(name: "q4_K repacked GEMM", type: SV_TYPE_Q4_K, oracle: sv_vec_dot_q4_K_q8_K_chain64_generic) { sv_kernels_repack_gemm($0, SV_TYPE_Q4_K) },
+        Case(name: "q4_K tiled GEMM", type: SV_TYPE_Q4_K, oracle: sv_vec_dot_q4_K_q8_K_tiled_generic) { sv_kernels_tiled($0, SV_TYPE_Q4_K) },
+        Case(name: "q5_K tiled GEMM", type: SV_TYPE_Q5_K, oracle: sv_vec_dot_q5_K_q8_K_tiled_generic) { sv_kernels_tiled($0, SV_TYPE_Q5_K) },
+        Case(name: "q6_K tiled GEMM", type: SV_TYPE_Q6_K, oracle: sv_vec_dot_q6_K_q8_K_tiled_generic) { sv_kernels_tiled($0, SV_TYPE_Q6_K) },
+        Case(name: "q5_K vec_dot", type: SV_TYPE_Q5_K, oracle: sv_vec_dot_q5_K_q8_K_lanes8_generic) { vecDot($0, SV_TYPE_Q5_K) },
+        Case(name: "q6_K vec_dot", type: SV_TYPE_Q6_K, oracle: sv_vec_dot_q6_K_q8_K_lanes8_generic) { vecDot($0, SV_TYPE_Q6_K) },
+    ]
+
+    @Test(arguments: cases)
+    func matchesItsOracleBitForBit(_ c: Case) throws {
+        try #require(!x86ISAs.isEmpty, "no x86 SIMD table on this CPU")
+        var rng = Rng(0x0DE5 + UInt64(c.type.rawValue))
+        let xt = sv_vec_dot_type(c.type)
+        for isa in x86ISAs {
+            let kernel = try #require(c.kernel(table(isa)), "\(isaName(isa)) has no \(c.name)")
+            var compared = 0
+            for n in rowLengths(c.type) {
+                for _ in 0..<4 {
+                    let w = randomWeights(c.type, n, &rng)
+                    let x = convert(scalar, xt, randomActivations(n, &rng))
+                    let want = dot(c.oracle, n, w, x), got = dot(kernel, n, w, x)
+                    #expect(want.bitPattern == got.bitPattern, "\(isaName(isa)) \(c.name) n=\(n): \(got) vs oracle \(want)")
+                    compared += 1
+                }
+            }
+            #expect(compared > 0)
+        }
+    }
+
+    /// ggml_vec_dot_f16/_bf16's AVX-512 orders are the AVX-512 tables' F16/BF16 dots (the AVX2
+    /// table keeps ggml's AVX2 order), with every row-length tail.
+    @Test(arguments: [SV_TYPE_F16, SV_TYPE_BF16])
+    func avx512FloatDotsMatchGGMLOrder(_ t: sv_type) throws {
+        let isas = x86ISAs.filter { $0 != SV_ISA_AVX2 }
+        try #require(!isas.isEmpty, "no AVX-512 table on this CPU")
+        let oracle: sv_vec_dot_fn = t == SV_TYPE_F16 ? sv_vec_dot_f16_f16_lanes64_generic : sv_vec_dot_bf16_bf16_lanes32_generic
+        var rng = Rng(0xF16 + UInt64(t.rawValue))
+        for isa in isas {
+            for n in rowLengths(t) + [64, 256, 768, 100 * 64 + 33] {
+                let w = randomWeights(t, n, &rng)
+                let x = convert(scalar, t, randomActivations(n, &rng))
+                let want = dot(oracle, n, w, x), got = dot(vecDot(table(isa), t), n, w, x)
+                #expect(want.bitPattern == got.bitPattern, "\(isaName(isa)) \(typeName(t)) n=\(n): \(got) vs oracle \(want)")
+            }
+        }
+    }
+
+    /// sv_matmul_rows_ggml picks, row by row, the order llama.cpp would: repacked types (weight
+    /// rows a multiple of 8) take the GEMM order for the first m − m % 4 activation rows and the
+    /// GEMV order for the rest; other K-quants take the tiled order from 8 rows up and the
+    /// vec_dot below; F16/BF16 batches take tinyBLAS's order.
+    @Test func scheduleFollowsLlamaCpp() throws {
+        try #require(!x86ISAs.isEmpty, "no x86 SIMD table on this CPU")
+        var rng = Rng(0x5C4ED)
+        let n = 512
+        for isa in x86ISAs {
+            let k = table(isa)
+            // (type, weight rows, activation rows, expected order for row j)
+            let plans: [(sv_type, Int, Int, (Int) -> sv_vec_dot_fn)] = [
+                (SV_TYPE_Q4_K, 16, 7, { $0 < 4 ? sv_vec_dot_q4_K_q8_K_chain64_generic : sv_vec_dot_q4_K_q8_K_chain_generic }),
+                (SV_TYPE_Q4_K, 16, 1, { _ in sv_vec_dot_q4_K_q8_K_chain_generic }),
+                (SV_TYPE_Q4_0, 8, 9, { _ in sv_vec_dot_q4_0_q8_0_chain_generic }),
+                (SV_TYPE_Q4_K, 12, 9, { _ in sv_vec_dot_q4_K_q8_K_tiled_generic }),
+                (SV_TYPE_Q4_K, 12, 7, { _ in vecDot(k, SV_TYPE_Q4_K) }),
+                (SV_TYPE_Q6_K, 16, 8, { _ in sv_vec_dot_q6_K_q8_K_tiled_generic }),
+                (SV_TYPE_Q6_K, 16, 7, { _ in sv_vec_dot_q6_K_q8_K_lanes8_generic }),
+                (SV_TYPE_Q5_K, 16, 12, { _ in sv_vec_dot_q5_K_q8_K_tiled_generic }),
+            ]
+            for (t, rows, m, expected) in plans {
+                let xt = sv_vec_dot_type(t)
+                let wb = sv_row_bytes(t, Int64(n)), xb = sv_row_bytes(xt, Int64(n))
+                let w = (0..<rows).flatMap { _ in randomWeights(t, n, &rng) }
+                let x = (0..<m).flatMap { _ in convert(scalar, xt, randomActivations(n, &rng)) }
+                var y = [Float](repeating: .nan, count: m * rows)
+                w.withUnsafeBytes { wp in
+                    x.withUnsafeBytes { xp in
+                        y.withUnsafeMutableBufferPointer { yp in
+                            sv_matmul_rows_ggml(k, t, Int64(n), wp.baseAddress, wb, Int64(rows), xp.baseAddress, xb, Int64(m),
+                                                yp.baseAddress, Int64(rows), 0, Int64(rows))
+                        }
+                    }
+                }
+                var wrong = 0
+                for j in 0..<m {
+                    for r in 0..<rows {
+                        let want = w.withUnsafeBytes { wp in x.withUnsafeBytes { xp in
+                            expected(j)(Int64(n), wp.baseAddress! + r * wb, xp.baseAddress! + j * xb)
+                        } }
+                        if want.bitPattern != y[j * rows + r].bitPattern { wrong += 1 }
+                    }
+                }
+                #expect(wrong == 0, "\(isaName(isa)) \(typeName(t)) \(rows)×\(n), m=\(m): \(wrong) outputs not in llama.cpp's order")
+            }
+        }
+    }
+}
