@@ -87,18 +87,21 @@ void sv_gemm_by_vec_dot(sv_vec_dot_fn dot, int64_t n, const void *w, size_t w_st
             y[j * y_stride + i] = dot(n, wb + (size_t)i * w_stride, xb + (size_t)j * x_stride);
 }
 
-// `head` computes activation rows [0, m_head) and `tail` the rest; both NULL means the table's
-// vec_dot (and its gemm twin) for every row.
+// Activation rows [0, m_head) go through `head` (or its register-tiled block twin `head_block`
+// when there is one), the rest through `tail`; all NULL means the table's vec_dot and gemm.
 static void sv_matmul_rows_with(const sv_kernels *k, sv_type wt, int64_t n,
                                 const void *w, size_t w_stride,
                                 const void *x, size_t x_stride, int64_t m,
                                 float *y, int64_t y_stride,
                                 int64_t r0, int64_t r1,
-                                sv_vec_dot_fn head, sv_vec_dot_fn tail, int64_t m_head) {
+                                sv_vec_dot_fn head, sv_gemm_fn head_block, sv_vec_dot_fn tail, int64_t m_head) {
     if (r1 <= r0 || m <= 0) return;
     const sv_vec_dot_fn dot = ((unsigned)wt < SV_TYPE_COUNT) ? k->vec_dot[wt] : NULL;
-    const int overridden = head != NULL;
-    if (!overridden) { head = tail = dot; m_head = m; }
+    if (head == NULL) {
+        head = tail = dot;
+        head_block = ((unsigned)wt < SV_TYPE_COUNT) ? k->gemm[wt] : NULL;
+        m_head = m;
+    }
     const char *wb = w;
     const char *xb = x;
 
@@ -120,26 +123,20 @@ static void sv_matmul_rows_with(const sv_kernels *k, sv_type wt, int64_t n,
     if (tile < SV_MATMUL_TILE_MIN_ROWS) tile = SV_MATMUL_TILE_MIN_ROWS;
     if (tile > SV_MATMUL_TILE_MAX_ROWS) tile = SV_MATMUL_TILE_MAX_ROWS;
 
-    // A tiled twin of the same vec_dot (never for an overriding order: that order is another).
-    const sv_gemm_fn gemm = overridden ? NULL : k->gemm[wt];
-    if (gemm != NULL) {
-        for (int64_t t0 = r0; t0 < r1; t0 += tile) {
-            const int64_t t1 = (t0 + tile < r1) ? t0 + tile : r1;
-            for (int64_t j0 = 0; j0 < m; j0 += SV_MATMUL_GEMM_X_GROUP) {
-                const int64_t j1 = (j0 + SV_MATMUL_GEMM_X_GROUP < m) ? j0 + SV_MATMUL_GEMM_X_GROUP : m;
-                gemm(n, wb + (size_t)t0 * w_stride, w_stride, t1 - t0,
-                     xb + (size_t)j0 * x_stride, x_stride, j1 - j0, y + j0 * y_stride + t0, y_stride);
-            }
-        }
-        return;
-    }
-
-    // Within a W tile, activation rows go in small groups: each W row is then read
-    // from L2 once per group and hit in L1 for the rest of it, while the group's
-    // activation rows stay in L1 across the whole tile.
+    // Within a W tile the block kernel takes the head rows in groups of SV_MATMUL_GEMM_X_GROUP;
+    // without one, activation rows go in small groups, so each W row is read from L2 once per
+    // group and hit in L1 for the rest of it while the group's activation rows stay in L1.
+    const int64_t j_first = head_block != NULL ? m_head : 0;
     for (int64_t t0 = r0; t0 < r1; t0 += tile) {
         const int64_t t1 = (t0 + tile < r1) ? t0 + tile : r1;
-        for (int64_t j0 = 0; j0 < m; j0 += SV_MATMUL_X_GROUP) {
+        if (head_block != NULL) {
+            for (int64_t j0 = 0; j0 < m_head; j0 += SV_MATMUL_GEMM_X_GROUP) {
+                const int64_t j1 = (j0 + SV_MATMUL_GEMM_X_GROUP < m_head) ? j0 + SV_MATMUL_GEMM_X_GROUP : m_head;
+                head_block(n, wb + (size_t)t0 * w_stride, w_stride, t1 - t0,
+                           xb + (size_t)j0 * x_stride, x_stride, j1 - j0, y + j0 * y_stride + t0, y_stride);
+            }
+        }
+        for (int64_t j0 = j_first; j0 < m; j0 += SV_MATMUL_X_GROUP) {
             const int64_t j1 = (j0 + SV_MATMUL_X_GROUP < m) ? j0 + SV_MATMUL_X_GROUP : m;
             for (int64_t r = t0; r < t1; r++) {
                 const void *wr = wb + (size_t)r * w_stride;
@@ -155,7 +152,7 @@ void sv_matmul_rows(const sv_kernels *k, sv_type wt, int64_t n,
                     const void *x, size_t x_stride, int64_t m,
                     float *y, int64_t y_stride,
                     int64_t r0, int64_t r1) {
-    sv_matmul_rows_with(k, wt, n, w, w_stride, x, x_stride, m, y, y_stride, r0, r1, NULL, NULL, 0);
+    sv_matmul_rows_with(k, wt, n, w, w_stride, x, x_stride, m, y, y_stride, r0, r1, NULL, NULL, NULL, 0);
 }
 
 void sv_matmul_rows_ggml(const sv_kernels *k, sv_type wt, int64_t n,
@@ -164,14 +161,17 @@ void sv_matmul_rows_ggml(const sv_kernels *k, sv_type wt, int64_t n,
                          float *y, int64_t y_stride,
                          int64_t r0, int64_t r1) {
     sv_vec_dot_fn head = NULL, tail = NULL;
+    sv_gemm_fn head_block = NULL;
     int64_t m_head = 0;
     const int typed = (unsigned)wt < SV_TYPE_COUNT;
     if (typed && w_rows % 8 == 0 && k->repack_gemv[wt] != NULL && k->repack_gemm[wt] != NULL) {
         head = k->repack_gemm[wt];
+        head_block = k->repack_gemm_block[wt];
         tail = k->repack_gemv[wt];
         m_head = m - m % 4;
     } else if (typed && m >= 8 && k->tiled[wt] != NULL) {
         head = tail = k->tiled[wt];
+        head_block = k->tiled_block[wt];
         m_head = m;
     } else if ((wt == SV_TYPE_F16 || wt == SV_TYPE_BF16) && m >= 2 && n % 16 == 0) {
         const int f16 = wt == SV_TYPE_F16;
@@ -183,5 +183,5 @@ void sv_matmul_rows_ggml(const sv_kernels *k, sv_type wt, int64_t n,
         tail = head;
         m_head = m;
     }
-    sv_matmul_rows_with(k, wt, n, w, w_stride, x, x_stride, m, y, y_stride, r0, r1, head, tail, m_head);
+    sv_matmul_rows_with(k, wt, n, w, w_stride, x, x_stride, m, y, y_stride, r0, r1, head, head_block, tail, m_head);
 }

@@ -171,6 +171,10 @@ typedef struct sv_kernels {
     // (ggml-cpu/tiled), which its x86 build uses for products with 8 or more activation rows
     // whose weights were not repacked. NULL where that path does not exist.
     sv_vec_dot_fn tiled[SV_TYPE_COUNT];
+    // Register-tiled twins of repack_gemm and tiled (same bits per output, as gemm is to
+    // vec_dot); NULL where the table has none.
+    sv_gemm_fn repack_gemm_block[SV_TYPE_COUNT];
+    sv_gemm_fn tiled_block[SV_TYPE_COUNT];
     sv_swiglu_fn swiglu;
     sv_attention_block_f32acc_fn attention_block_f32acc;
     sv_attention_row_f16acc_fn attention_row_f16acc;
@@ -197,6 +201,12 @@ static inline sv_vec_dot_fn sv_kernels_repack_gemm(const sv_kernels *k, sv_type 
 }
 static inline sv_vec_dot_fn sv_kernels_tiled(const sv_kernels *k, sv_type weight) {
     return (unsigned)weight < SV_TYPE_COUNT ? k->tiled[weight] : (sv_vec_dot_fn)0;
+}
+static inline sv_gemm_fn sv_kernels_repack_gemm_block(const sv_kernels *k, sv_type weight) {
+    return (unsigned)weight < SV_TYPE_COUNT ? k->repack_gemm_block[weight] : (sv_gemm_fn)0;
+}
+static inline sv_gemm_fn sv_kernels_tiled_block(const sv_kernels *k, sv_type weight) {
+    return (unsigned)weight < SV_TYPE_COUNT ? k->tiled_block[weight] : (sv_gemm_fn)0;
 }
 
 /// The table for one instruction set, or NULL if it is not compiled in or the CPU lacks it.

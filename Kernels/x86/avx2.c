@@ -655,6 +655,124 @@ static float sv_vec_dot_q4_K_q8_K_chain64_avx2(int64_t n, const void *vw, const 
     return acc - accm;
 }
 
+// MARK: - Register-tiled twins of the K-quant orders
+
+// One weight row against up to 4 activation rows, the activation rows in the 4 lanes of an
+// xmm: each lane's arithmetic is the scalar order's (lane-wise FMAs round as fmaf does), so
+// every output has the bits of sv_vec_dot_q4_K_q8_K_chain64 / *_tiled. The weight's nibbles
+// and scales are unpacked once for the 4 rows.
+
+// Σ of each of four 8-lane int32 vectors, as the 4 lanes of an xmm.
+static inline __m128i sv_avx2_hsum4_epi32(__m256i a, __m256i b, __m256i c, __m256i d) {
+    const __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(a, b), _mm256_hadd_epi32(c, d));
+    return _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+}
+
+enum { SV_ORDER_Q4_K_CHAIN64, SV_ORDER_Q4_K_TILED, SV_ORDER_Q5_K_TILED };
+
+static inline __attribute__((always_inline)) void sv_korder_tile_avx2(
+    const int ORDER, const int RM, const int RN, int64_t nb, const char *w, size_t ws, const char *x, size_t xs,
+    float *y, int64_t ys) {
+    const __m256i low4 = _mm256_set1_epi8(0x0F);
+    __m128 acc[4], accm[4];
+    for (int i = 0; i < RM; i++) acc[i] = accm[i] = _mm_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        // Lanes past RN repeat row 0; their results are never stored.
+        const sv_block_q8_K *xb[4];
+        for (int j = 0; j < 4; j++) xb[j] = (const sv_block_q8_K *)(x + (size_t)(j < RN ? j : 0) * xs) + b;
+        const __m128 dx = _mm_setr_ps(xb[0]->d, xb[1]->d, xb[2]->d, xb[3]->d);
+        for (int i = 0; i < RM; i++) {
+            const char *wrow = w + (size_t)i * ws;
+            __m128i sm;
+            float dw, dmw;
+            if (ORDER == SV_ORDER_Q5_K_TILED) {
+                const sv_block_q5_K *wb = (const sv_block_q5_K *)wrow + b;
+                sm = sv_avx2_k4_scales_mins(wb->scales);
+                dw = sv_avx2_h2f(wb->d), dmw = sv_avx2_h2f(wb->dmin);
+                __m256i l[4];
+                for (int j = 0; j < 4; j++) l[j] = sv_avx2_q5_K_lanes(wb, xb[j], sm);
+                const __m128i isum = sv_avx2_hsum4_epi32(l[0], l[1], l[2], l[3]);
+                const __m128i imin = _mm_setr_epi32(sv_avx2_k4_min_sum(sm, xb[0]->bsums), sv_avx2_k4_min_sum(sm, xb[1]->bsums),
+                                                    sv_avx2_k4_min_sum(sm, xb[2]->bsums), sv_avx2_k4_min_sum(sm, xb[3]->bsums));
+                const __m128 r = _mm_fnmadd_ps(_mm_set1_ps(dmw), _mm_cvtepi32_ps(imin), _mm_mul_ps(_mm_cvtepi32_ps(isum), _mm_set1_ps(dw)));
+                acc[i] = _mm_fmadd_ps(r, dx, acc[i]);
+                continue;
+            }
+            const sv_block_q4_K *wb = (const sv_block_q4_K *)wrow + b;
+            sm = sv_avx2_k4_scales_mins(wb->scales);
+            dw = sv_avx2_h2f(wb->d), dmw = sv_avx2_h2f(wb->dmin);
+            const __m256i scales16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(sm));
+            __m256i blk[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256()};
+            // chain64: the min integers per 64 elements, transposed to one xmm (over rows) per 64.
+            __m128i minT[4];
+            if (ORDER == SV_ORDER_Q4_K_CHAIN64) {
+                __m128i m[4];
+                for (int j = 0; j < 4; j++) m[j] = sv_avx2_k4_min_dot(sm, xb[j]->bsums);
+                const __m128i t0 = _mm_unpacklo_epi32(m[0], m[1]), t1 = _mm_unpackhi_epi32(m[0], m[1]);
+                const __m128i t2 = _mm_unpacklo_epi32(m[2], m[3]), t3 = _mm_unpackhi_epi32(m[2], m[3]);
+                minT[0] = _mm_unpacklo_epi64(t0, t2), minT[1] = _mm_unpackhi_epi64(t0, t2);
+                minT[2] = _mm_unpacklo_epi64(t1, t3), minT[3] = _mm_unpackhi_epi64(t1, t3);
+            }
+            const __m128 d = _mm_mul_ps(_mm_set1_ps(dw), dx), dmin = _mm_mul_ps(_mm_set1_ps(dmw), dx);
+            for (int sb = 0; sb < 8; sb += 2) {
+                const __m256i bits = _mm256_loadu_si256((const __m256i *)(wb->qs + 16 * sb));
+                const __m256i lo = _mm256_and_si256(bits, low4);
+                const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), low4);
+                const __m256i s_lo = sv_avx2_k4_scale(scales16, sb), s_hi = sv_avx2_k4_scale(scales16, sb + 1);
+                __m256i p[4];
+                for (int j = 0; j < 4; j++) {
+                    const __m256i p_lo = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(xb[j]->qs + 32 * sb))), s_lo);
+                    const __m256i p_hi = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(xb[j]->qs + 32 * sb + 32))), s_hi);
+                    p[j] = _mm256_add_epi32(p_lo, p_hi);
+                }
+                if (ORDER == SV_ORDER_Q4_K_CHAIN64) {
+                    acc[i] = _mm_fmadd_ps(_mm_cvtepi32_ps(sv_avx2_hsum4_epi32(p[0], p[1], p[2], p[3])), d, acc[i]);
+                    accm[i] = _mm_fmadd_ps(_mm_cvtepi32_ps(minT[sb / 2]), dmin, accm[i]);
+                } else {
+                    for (int j = 0; j < 4; j++) blk[j] = _mm256_add_epi32(blk[j], p[j]);
+                }
+            }
+            if (ORDER == SV_ORDER_Q4_K_TILED) {
+                const __m128i isum = sv_avx2_hsum4_epi32(blk[0], blk[1], blk[2], blk[3]);
+                const __m128i imin = _mm_setr_epi32(sv_avx2_k4_min_sum(sm, xb[0]->bsums), sv_avx2_k4_min_sum(sm, xb[1]->bsums),
+                                                    sv_avx2_k4_min_sum(sm, xb[2]->bsums), sv_avx2_k4_min_sum(sm, xb[3]->bsums));
+                const __m128 r = _mm_fnmadd_ps(_mm_set1_ps(dmw), _mm_cvtepi32_ps(imin), _mm_mul_ps(_mm_cvtepi32_ps(isum), _mm_set1_ps(dw)));
+                acc[i] = _mm_fmadd_ps(r, dx, acc[i]);
+            }
+        }
+    }
+    for (int i = 0; i < RM; i++) {
+        float out[4];
+        _mm_storeu_ps(out, ORDER == SV_ORDER_Q4_K_CHAIN64 ? _mm_sub_ps(acc[i], accm[i]) : acc[i]);
+        for (int j = 0; j < RN; j++) y[(int64_t)j * ys + i] = out[j];
+    }
+}
+
+#define SV_Q4K_CHAIN64_BODY(RM, RN, ...) sv_korder_tile_avx2(SV_ORDER_Q4_K_CHAIN64, RM, RN, __VA_ARGS__)
+#define SV_Q4K_TILED_BODY(RM, RN, ...) sv_korder_tile_avx2(SV_ORDER_Q4_K_TILED, RM, RN, __VA_ARGS__)
+#define SV_Q5K_TILED_BODY(RM, RN, ...) sv_korder_tile_avx2(SV_ORDER_Q5_K_TILED, RM, RN, __VA_ARGS__)
+SV_GEMM_TILE_FNS(sv_gemm_q4_K_q8_K_chain64_, _avx2, SV_Q4K_CHAIN64_BODY)
+SV_GEMM_TILE_FNS(sv_gemm_q4_K_q8_K_tiled_, _avx2, SV_Q4K_TILED_BODY)
+SV_GEMM_TILE_FNS(sv_gemm_q5_K_q8_K_tiled_, _avx2, SV_Q5K_TILED_BODY)
+
+static void sv_gemm_q4_K_q8_K_chain64_avx2(int64_t n, const void *w, size_t ws, int64_t nr,
+                                           const void *x, size_t xs, int64_t nc, float *y, int64_t ys) {
+    static const sv_gemm_tile_fn tiles[] = SV_GEMM_TILE_TABLE(sv_gemm_q4_K_q8_K_chain64_, _avx2);
+    sv_gemm_walk(tiles, 1, 4, n / SV_QK_K, w, ws, nr, x, xs, nc, y, ys);
+}
+
+static void sv_gemm_q4_K_q8_K_tiled_avx2(int64_t n, const void *w, size_t ws, int64_t nr,
+                                         const void *x, size_t xs, int64_t nc, float *y, int64_t ys) {
+    static const sv_gemm_tile_fn tiles[] = SV_GEMM_TILE_TABLE(sv_gemm_q4_K_q8_K_tiled_, _avx2);
+    sv_gemm_walk(tiles, 1, 4, n / SV_QK_K, w, ws, nr, x, xs, nc, y, ys);
+}
+
+static void sv_gemm_q5_K_q8_K_tiled_avx2(int64_t n, const void *w, size_t ws, int64_t nr,
+                                         const void *x, size_t xs, int64_t nc, float *y, int64_t ys) {
+    static const sv_gemm_tile_fn tiles[] = SV_GEMM_TILE_TABLE(sv_gemm_q5_K_q8_K_tiled_, _avx2);
+    sv_gemm_walk(tiles, 1, 4, n / SV_QK_K, w, ws, nr, x, xs, nc, y, ys);
+}
+
 // MARK: - Attention
 
 // Twins of Kernels/generic/transformer.c's attention, bit-identical (see the AVX-512 twins,
@@ -1056,6 +1174,9 @@ void sv_fill_kernels_avx2(sv_kernels *k) {
     k->vec_dot[SV_TYPE_Q5_K] = sv_vec_dot_q5_K_q8_K_avx2;
     k->vec_dot[SV_TYPE_Q6_K] = sv_vec_dot_q6_K_q8_K_avx2;
     k->tiled[SV_TYPE_Q4_K] = sv_vec_dot_q4_K_q8_K_tiled_avx2;
+    k->tiled_block[SV_TYPE_Q4_K] = sv_gemm_q4_K_q8_K_tiled_avx2;
+    k->tiled_block[SV_TYPE_Q5_K] = sv_gemm_q5_K_q8_K_tiled_avx2;
+    k->repack_gemm_block[SV_TYPE_Q4_K] = sv_gemm_q4_K_q8_K_chain64_avx2;
     k->tiled[SV_TYPE_Q5_K] = sv_vec_dot_q5_K_q8_K_tiled_avx2;
     k->tiled[SV_TYPE_Q6_K] = sv_vec_dot_q6_K_q8_K_tiled_avx2;
     // llama.cpp repacks these for AVX2 and up (ggml_repack_get_optimal_repack_type).

@@ -298,8 +298,10 @@ static float sv_vec_dot_q6_K_q8_K_avx512(int64_t n, const void *vw, const void *
 #define SV_GEMM_Q6_K_RN 4
 #endif
 
+// TILED: the same integers in llama.cpp's tiled-GEMM order instead (sv_vec_dot_q6_K_q8_K_tiled
+// per output: acc = (isum·d_w)·d_x + acc), the RN activation rows in the lanes of an xmm.
 static inline __attribute__((always_inline)) void sv_gemm_q6_K_q8_K_tile_avx512(
-    const int RM, const int RN, int64_t nb, const char *w, size_t ws, const char *x, size_t xs,
+    const int TILED, const int RM, const int RN, int64_t nb, const char *w, size_t ws, const char *x, size_t xs,
     float *y, int64_t ys) {
     const __m512i m4 = _mm512_set1_epi8(0x0F);
     const __m512i m30 = _mm512_set1_epi8(0x30);
@@ -309,8 +311,11 @@ static inline __attribute__((always_inline)) void sv_gemm_q6_K_q8_K_tile_avx512(
                                            0x00030003, 0x00030003, 0x00030003, 0x00030003);
     const __m512i four = _mm512_set1_epi16(4);
     __m256 acc[4][4];
-    for (int i = 0; i < RM; i++)
+    __m128 tacc[4];
+    for (int i = 0; i < RM; i++) {
+        tacc[i] = _mm_setzero_ps();
         for (int j = 0; j < RN; j++) acc[i][j] = _mm256_setzero_ps();
+    }
     for (int64_t b = 0; b < nb; ++b) {
         const sv_block_q6_K *wb[4];
         const sv_block_q8_K *xb[4];
@@ -350,19 +355,40 @@ static inline __attribute__((always_inline)) void sv_gemm_q6_K_q8_K_tile_avx512(
         }
         for (int i = 0; i < RM; i++) {
             const float dw = sv_h2f(wb[i]->d);
+            if (TILED) {
+                __m256i f[4];
+                for (int j = 0; j < 4; j++) f[j] = sv_fold_epi32(sumi[i][j < RN ? j : 0]);
+                const __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(f[0], f[1]), _mm256_hadd_epi32(f[2], f[3]));
+                const __m128i isum = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+                const __m128 dx = _mm_setr_ps(xb[0]->d, xb[RN > 1 ? 1 : 0]->d, xb[RN > 2 ? 2 : 0]->d, xb[RN > 3 ? 3 : 0]->d);
+                tacc[i] = _mm_fmadd_ps(_mm_mul_ps(_mm_cvtepi32_ps(isum), _mm_set1_ps(dw)), dx, tacc[i]);
+                continue;
+            }
             for (int j = 0; j < RN; j++)
                 acc[i][j] = _mm256_fmadd_ps(_mm256_set1_ps(dw * xb[j]->d), _mm256_cvtepi32_ps(sv_fold_epi32(sumi[i][j])), acc[i][j]);
         }
     }
-    for (int i = 0; i < RM; i++)
-        for (int j = 0; j < RN; j++) y[(int64_t)j * ys + i] = sv_hsum8_ggml(acc[i][j]);
+    for (int i = 0; i < RM; i++) {
+        float t[4];
+        _mm_storeu_ps(t, tacc[i]);
+        for (int j = 0; j < RN; j++) y[(int64_t)j * ys + i] = TILED ? t[j] : sv_hsum8_ggml(acc[i][j]);
+    }
 }
 
-SV_GEMM_TILE_FNS(sv_gemm_q6_K_q8_K_, _avx512, sv_gemm_q6_K_q8_K_tile_avx512)
+#define SV_Q6K_VEC_BODY(RM, RN, ...) sv_gemm_q6_K_q8_K_tile_avx512(0, RM, RN, __VA_ARGS__)
+#define SV_Q6K_TILED_BODY(RM, RN, ...) sv_gemm_q6_K_q8_K_tile_avx512(1, RM, RN, __VA_ARGS__)
+SV_GEMM_TILE_FNS(sv_gemm_q6_K_q8_K_, _avx512, SV_Q6K_VEC_BODY)
+SV_GEMM_TILE_FNS(sv_gemm_q6_K_q8_K_tiled_, _avx512, SV_Q6K_TILED_BODY)
 
 static void sv_gemm_q6_K_q8_K_avx512(int64_t n, const void *w, size_t ws, int64_t nr,
                                      const void *x, size_t xs, int64_t nc, float *y, int64_t ys) {
     static const sv_gemm_tile_fn tiles[] = SV_GEMM_TILE_TABLE(sv_gemm_q6_K_q8_K_, _avx512);
+    sv_gemm_walk(tiles, SV_GEMM_Q6_K_RM, SV_GEMM_Q6_K_RN, n / SV_QK_K, w, ws, nr, x, xs, nc, y, ys);
+}
+
+static void sv_gemm_q6_K_q8_K_tiled_avx512(int64_t n, const void *w, size_t ws, int64_t nr,
+                                           const void *x, size_t xs, int64_t nc, float *y, int64_t ys) {
+    static const sv_gemm_tile_fn tiles[] = SV_GEMM_TILE_TABLE(sv_gemm_q6_K_q8_K_tiled_, _avx512);
     sv_gemm_walk(tiles, SV_GEMM_Q6_K_RM, SV_GEMM_Q6_K_RN, n / SV_QK_K, w, ws, nr, x, xs, nc, y, ys);
 }
 
@@ -789,6 +815,7 @@ void sv_fill_kernels_avx512(sv_kernels *k) {
     k->vec_dot[SV_TYPE_Q5_1] = sv_vec_dot_q5_1_q8_1_avx512;
     k->vec_dot[SV_TYPE_Q6_K] = sv_vec_dot_q6_K_q8_K_avx512;
     k->gemm[SV_TYPE_Q6_K] = sv_gemm_q6_K_q8_K_avx512;
+    k->tiled_block[SV_TYPE_Q6_K] = sv_gemm_q6_K_q8_K_tiled_avx512;
     k->swiglu = sv_swiglu_f32_avx512;
     k->attention_block_f32acc = sv_attention_block_f32acc_avx512;
     k->attention_row_f16acc = sv_attention_row_f16acc_avx512;

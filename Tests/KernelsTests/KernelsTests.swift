@@ -764,6 +764,41 @@ struct X86OrderTests {
         }
     }
 
+    /// The register-tiled block twins of those orders give each output the bits of the per-row
+    /// kernel, at every tile edge (1–6 weight rows × 1–9 activation rows).
+    @Test(arguments: [SV_TYPE_Q4_K, SV_TYPE_Q5_K, SV_TYPE_Q6_K])
+    func blockTwinsMatchTheirRowKernels(_ t: sv_type) throws {
+        try #require(!x86ISAs.isEmpty, "no x86 SIMD table on this CPU")
+        var rng = Rng(0xB10C + UInt64(t.rawValue))
+        let n = 768, xt = sv_vec_dot_type(t)
+        let wb = sv_row_bytes(t, Int64(n)), xb = sv_row_bytes(xt, Int64(n))
+        var checked = 0
+        for isa in x86ISAs {
+            let k = table(isa)
+            let pairs: [(String, sv_gemm_fn?, sv_vec_dot_fn?)] = [
+                ("repacked GEMM", sv_kernels_repack_gemm_block(k, t), sv_kernels_repack_gemm(k, t)),
+                ("tiled GEMM", sv_kernels_tiled_block(k, t), sv_kernels_tiled(k, t)),
+            ]
+            for (name, block, row) in pairs {
+                guard let block, let row else { continue }
+                for (nr, nc) in [(1, 1), (1, 4), (2, 3), (3, 5), (5, 9), (6, 8)] {
+                    let w = (0..<nr).flatMap { _ in randomWeights(t, n, &rng) }
+                    let x = (0..<nc).flatMap { _ in convert(scalar, xt, randomActivations(n, &rng)) }
+                    var got = [Float](repeating: .nan, count: nr * nc), want = got
+                    w.withUnsafeBytes { wp in
+                        x.withUnsafeBytes { xp in
+                            block(Int64(n), wp.baseAddress, wb, Int64(nr), xp.baseAddress, xb, Int64(nc), &got, Int64(nr))
+                            sv_gemm_by_vec_dot(row, Int64(n), wp.baseAddress, wb, Int64(nr), xp.baseAddress, xb, Int64(nc), &want, Int64(nr))
+                        }
+                    }
+                    #expect(got.map(\.bitPattern) == want.map(\.bitPattern), "\(isaName(isa)) \(typeName(t)) \(name) \(nr)×\(nc)")
+                    checked += 1
+                }
+            }
+        }
+        #expect(checked > 0, "no block twin for \(typeName(t))")
+    }
+
     /// sv_matmul_rows_ggml picks, row by row, the order llama.cpp would: repacked types (weight
     /// rows a multiple of 8) take the GEMM order for the first m − m % 4 activation rows and the
     /// GEMV order for the rest; other K-quants take the tiled order from 8 rows up and the
