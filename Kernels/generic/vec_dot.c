@@ -261,6 +261,8 @@ void sv_fill_kernels_generic(sv_kernels *k) {
     k->vec_dot[SV_TYPE_Q6_K] = sv_vec_dot_q6_K_q8_K_generic;
 
     k->swiglu = sv_swiglu_f32;
+    k->resample_h_rgb8 = sv_resample_h_rgb8_generic;
+    k->resample_v_u8 = sv_resample_v_u8_generic;
     k->attention_block_f32acc = sv_attention_block_f32acc;
     k->attention_row_f16acc = sv_attention_row_f16acc;
     k->attention_row_f16acc_partial = sv_attention_row_f16acc_partial;

@@ -153,6 +153,19 @@ typedef void (*sv_attention_row_f16acc_fn)(const struct sv_kernels *k, int64_t d
                                            const sv_half *keys, const sv_half *values, int64_t stride,
                                            int64_t n_kv, float scale, float *out, sv_half *scratch);
 
+/// One pass of a separable resampling of 8-bit images with fixed-point weights
+/// (SV_RESAMPLE_PRECISION_BITS fraction bits; Pillow's, as llama.cpp's mtmd resizes images).
+/// Output i takes count[i] inputs from first[i], weights at weights[i·ksize]; the sum starts at
+/// half a unit, is shifted down and clamped to 0…255. Integer arithmetic (int32 wrapping): the
+/// SIMD twins are byte-identical.
+///   h: rows of in_w interleaved RGB pixels → rows of out_w pixels.
+///   v: output rows [out_h0, out_h1) of row_elems bytes each from the rows of src.
+#define SV_RESAMPLE_PRECISION_BITS 22
+typedef void (*sv_resample_h_rgb8_fn)(const uint8_t *src, int64_t in_w, int64_t rows, uint8_t *dst, int64_t out_w,
+                                      const int32_t *first, const int32_t *count, const int32_t *weights, int64_t ksize);
+typedef void (*sv_resample_v_u8_fn)(const uint8_t *src, int64_t row_elems, uint8_t *dst, int64_t out_h0, int64_t out_h1,
+                                    const int32_t *first, const int32_t *count, const int32_t *weights, int64_t ksize);
+
 typedef struct sv_kernels {
     sv_isa isa;
     const char *name;
@@ -176,6 +189,8 @@ typedef struct sv_kernels {
     sv_gemm_fn repack_gemm_block[SV_TYPE_COUNT];
     sv_gemm_fn tiled_block[SV_TYPE_COUNT];
     sv_swiglu_fn swiglu;
+    sv_resample_h_rgb8_fn resample_h_rgb8;
+    sv_resample_v_u8_fn resample_v_u8;
     sv_attention_block_f32acc_fn attention_block_f32acc;
     sv_attention_row_f16acc_fn attention_row_f16acc;
     sv_attention_row_f16acc_fn attention_row_f16acc_partial;
@@ -283,6 +298,12 @@ void sv_rms_norm_f32(int64_t n, const float *x, const float *w, float eps, float
 /// (ggml_v_expf, not libm) for whole groups of 16, libm's expf for the n % 16 leftovers, so
 /// callers go one row at a time. Portable scalar reference; tables carry faster twins.
 void sv_swiglu_f32(int64_t n, const float *g, const float *u, float *y);
+
+/// The scalar resampling passes (see sv_resample_h_rgb8_fn), the oracle of every table's twins.
+void sv_resample_h_rgb8_generic(const uint8_t *src, int64_t in_w, int64_t rows, uint8_t *dst, int64_t out_w,
+                                const int32_t *first, const int32_t *count, const int32_t *weights, int64_t ksize);
+void sv_resample_v_u8_generic(const uint8_t *src, int64_t row_elems, uint8_t *dst, int64_t out_h0, int64_t out_h1,
+                              const int32_t *first, const int32_t *count, const int32_t *weights, int64_t ksize);
 
 /// One query row attending to n_kv cached positions (keys and values in f16, rows `stride`
 /// halves apart), with ggml's flash-attention numerics for batches of fewer than 64 query rows

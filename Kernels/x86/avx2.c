@@ -773,6 +773,74 @@ static void sv_gemm_q5_K_q8_K_tiled_avx2(int64_t n, const void *w, size_t ws, in
     sv_gemm_walk(tiles, 1, 4, n / SV_QK_K, w, ws, nr, x, xs, nc, y, ys);
 }
 
+// MARK: - Image resampling
+
+// Twins of Kernels/generic/resample.c. int32 products of a byte and a 22-bit weight, summed
+// with wrapping adds, shifted and clamped by the saturating packs: the same bytes.
+
+// Vertical: 32 output bytes at a time, every tap into 4 registers of 8 int32.
+static void sv_resample_v_u8_avx2(const uint8_t *src, int64_t row_elems, uint8_t *dst, int64_t out_h0, int64_t out_h1,
+                                  const int32_t *first, const int32_t *count, const int32_t *weights, int64_t ksize) {
+    const __m256i half = _mm256_set1_epi32(1 << (SV_RESAMPLE_PRECISION_BITS - 1));
+    const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    for (int64_t yy = out_h0; yy < out_h1; yy++) {
+        const int32_t *w = weights + yy * ksize;
+        const uint8_t *base = src + (int64_t)first[yy] * row_elems;
+        uint8_t *out = dst + yy * row_elems;
+        int64_t i = 0;
+        for (; i + 32 <= row_elems; i += 32) {
+            __m256i a0 = half, a1 = half, a2 = half, a3 = half;
+            const uint8_t *p = base + i;
+            for (int32_t k = 0; k < count[yy]; k++, p += row_elems) {
+                const __m256i wk = _mm256_set1_epi32(w[k]);
+                a0 = _mm256_add_epi32(a0, _mm256_mullo_epi32(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)p)), wk));
+                a1 = _mm256_add_epi32(a1, _mm256_mullo_epi32(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(p + 8))), wk));
+                a2 = _mm256_add_epi32(a2, _mm256_mullo_epi32(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(p + 16))), wk));
+                a3 = _mm256_add_epi32(a3, _mm256_mullo_epi32(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(p + 24))), wk));
+            }
+            const int sh = SV_RESAMPLE_PRECISION_BITS;
+            const __m256i p01 = _mm256_packs_epi32(_mm256_srai_epi32(a0, sh), _mm256_srai_epi32(a1, sh));
+            const __m256i p23 = _mm256_packs_epi32(_mm256_srai_epi32(a2, sh), _mm256_srai_epi32(a3, sh));
+            _mm256_storeu_si256((__m256i *)(out + i), _mm256_permutevar8x32_epi32(_mm256_packus_epi16(p01, p23), order));
+        }
+        for (; i < row_elems; i++) {
+            uint32_t acc = 1u << (SV_RESAMPLE_PRECISION_BITS - 1);
+            for (int32_t k = 0; k < count[yy]; k++) acc += (uint32_t)base[k * row_elems + i] * (uint32_t)w[k];
+            const int32_t v = (int32_t)acc >> SV_RESAMPLE_PRECISION_BITS;
+            out[i] = (uint8_t)(v < 0 ? 0 : (v > 255 ? 255 : v));
+        }
+    }
+}
+
+// Horizontal: one output pixel's three channels in the low lanes of an xmm, one product per tap.
+static void sv_resample_h_rgb8_avx2(const uint8_t *src, int64_t in_w, int64_t rows, uint8_t *dst, int64_t out_w,
+                                    const int32_t *first, const int32_t *count, const int32_t *weights, int64_t ksize) {
+    const __m128i half = _mm_set1_epi32(1 << (SV_RESAMPLE_PRECISION_BITS - 1));
+    for (int64_t y = 0; y < rows; y++) {
+        const uint8_t *row = src + y * in_w * 3;
+        uint8_t *out = dst + y * out_w * 3;
+        for (int64_t xx = 0; xx < out_w; xx++) {
+            // Each tap loads 4 bytes (a pixel and the next byte): the last pixel of the last row
+            // has no next byte, and the last output of a row must not touch the next row.
+            if ((y == rows - 1 && first[xx] + count[xx] == in_w) || xx == out_w - 1) {
+                sv_resample_h_rgb8_generic(row, in_w, 1, out + 3 * xx, 1, first + xx, count + xx, weights + xx * ksize, ksize);
+                continue;
+            }
+            __m128i acc = half;
+            const uint8_t *p = row + (int64_t)first[xx] * 3;
+            const int32_t *w = weights + xx * ksize;
+            for (int32_t k = 0; k < count[xx]; k++, p += 3) {
+                int32_t px;
+                memcpy(&px, p, 4);
+                acc = _mm_add_epi32(acc, _mm_mullo_epi32(_mm_cvtepu8_epi32(_mm_cvtsi32_si128(px)), _mm_set1_epi32(w[k])));
+            }
+            const __m128i v = _mm_packs_epi32(_mm_srai_epi32(acc, SV_RESAMPLE_PRECISION_BITS), _mm_setzero_si128());
+            const int32_t b = _mm_cvtsi128_si32(_mm_packus_epi16(v, v));
+            memcpy(out + 3 * xx, &b, 4); // the fourth byte is the next pixel's, written next
+        }
+    }
+}
+
 // MARK: - Attention
 
 // Twins of Kernels/generic/transformer.c's attention, bit-identical (see the AVX-512 twins,
@@ -1173,6 +1241,8 @@ void sv_fill_kernels_avx2(sv_kernels *k) {
     k->gemm[SV_TYPE_Q4_K] = sv_gemm_q4_K_q8_K_avx2;
     k->vec_dot[SV_TYPE_Q5_K] = sv_vec_dot_q5_K_q8_K_avx2;
     k->vec_dot[SV_TYPE_Q6_K] = sv_vec_dot_q6_K_q8_K_avx2;
+    k->resample_h_rgb8 = sv_resample_h_rgb8_avx2;
+    k->resample_v_u8 = sv_resample_v_u8_avx2;
     k->tiled[SV_TYPE_Q4_K] = sv_vec_dot_q4_K_q8_K_tiled_avx2;
     k->tiled_block[SV_TYPE_Q4_K] = sv_gemm_q4_K_q8_K_tiled_avx2;
     k->tiled_block[SV_TYPE_Q5_K] = sv_gemm_q5_K_q8_K_tiled_avx2;

@@ -848,3 +848,49 @@ struct X86OrderTests {
         }
     }
 }
+
+// MARK: - Image resampling
+
+@Suite("Resampling twins against the scalar oracle")
+struct ResampleTests {
+    /// A random but valid pass: output i reads count[i] ≤ ksize inputs from first[i].
+    private static func kernel(inSize: Int, outSize: Int, ksize: Int, _ rng: inout Rng) -> (first: [Int32], count: [Int32], weights: [Int32]) {
+        var first = [Int32](), count = [Int32](), weights = [Int32]()
+        for _ in 0..<outSize {
+            let c = Int.random(in: 1...min(ksize, inSize), using: &rng)
+            first.append(Int32(Int.random(in: 0...(inSize - c), using: &rng)))
+            count.append(Int32(c))
+            weights += (0..<ksize).map { _ in Int32.random(in: -(1 << 21)...(1 << 22), using: &rng) }
+        }
+        return (first, count, weights)
+    }
+
+    /// Every table's passes give the oracle's bytes: up- and downscales, odd sizes, and rows
+    /// whose last output reads the image's last pixel (the edge the twins special-case).
+    @Test func passesAreByteIdentical() {
+        var rng = Rng(0x2E5A)
+        for isa in simdISAs() {
+            let k = table(isa).pointee
+            guard let h = k.resample_h_rgb8, let v = k.resample_v_u8 else { continue }
+            for (inW, outW, rows, ksize) in [(7, 19, 3, 7), (1024, 2048, 5, 7), (2048, 512, 4, 25), (33, 5, 2, 15), (1, 4, 2, 3)] {
+                let src = (0..<(inW * rows * 3)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+                var kk = Self.kernel(inSize: inW, outSize: outW, ksize: ksize, &rng)
+                kk.first[outW - 1] = Int32(inW) - kk.count[outW - 1] // the last output reads the last pixel
+                var want = [UInt8](repeating: 0, count: outW * rows * 3), got = want
+                sv_resample_h_rgb8_generic(src, Int64(inW), Int64(rows), &want, Int64(outW), kk.first, kk.count, kk.weights, Int64(ksize))
+                h(src, Int64(inW), Int64(rows), &got, Int64(outW), kk.first, kk.count, kk.weights, Int64(ksize))
+                #expect(got == want, "\(isaName(isa)) horizontal \(inW)→\(outW)")
+            }
+            for (inH, outH, elems, ksize) in [(5, 13, 7, 7), (768, 1536, 96, 7), (1536, 512, 6144, 19), (9, 2, 35, 9)] {
+                let src = (0..<(inH * elems)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+                let kk = Self.kernel(inSize: inH, outSize: outH, ksize: ksize, &rng)
+                var want = [UInt8](repeating: 0, count: outH * elems), got = want
+                sv_resample_v_u8_generic(src, Int64(elems), &want, 0, Int64(outH), kk.first, kk.count, kk.weights, Int64(ksize))
+                // In two row ranges, as the preprocessor splits them across threads.
+                v(src, Int64(elems), &got, 0, Int64(outH / 2), kk.first, kk.count, kk.weights, Int64(ksize))
+                v(src, Int64(elems), &got, Int64(outH / 2), Int64(outH), kk.first, kk.count, kk.weights, Int64(ksize))
+                #expect(got == want, "\(isaName(isa)) vertical \(inH)→\(outH) × \(elems)")
+            }
+        }
+    }
+}

@@ -161,11 +161,19 @@ public struct Idefics3Preprocessor: Sendable {
     /// - Throws: ``Error/imageTooLarge(width:height:limit:)`` when a resize would exceed
     ///   ``maxResizeSide`` pixels on a side (llama.cpp refuses those images too).
     public func callAsFunction(_ image: RGBImage) throws(Error) -> Output {
+        try callAsFunction(image, pool: nil)
+    }
+
+    /// Preprocesses a decoded image, the resampling and normalisation split across `pool`'s
+    /// threads (the output is the same bytes whatever the pool).
+    ///
+    /// - Throws: ``Error/imageTooLarge(width:height:limit:)`` as ``callAsFunction(_:)``.
+    public func callAsFunction(_ image: RGBImage, pool: ThreadPool?) throws(Error) -> Output {
         let p = plan(width: image.width, height: image.height)
         guard p.largestResizeSide <= Self.maxResizeSide else {
             throw .imageTooLarge(width: image.width, height: image.height, limit: Self.maxResizeSide)
         }
-        return run(p, pixels: image.pixels, width: image.width, height: image.height)
+        return run(p, pixels: image.pixels, width: image.width, height: image.height, pool: pool)
     }
 
     /// Preprocesses raw RGB pixels (`width × height × 3` bytes).
@@ -176,54 +184,72 @@ public struct Idefics3Preprocessor: Sendable {
         precondition(width > 0 && height > 0 && pixels.count == width * height * 3, "pixels must be width × height × 3 bytes")
         let p = plan(width: width, height: height)
         precondition(p.largestResizeSide <= Self.maxResizeSide, "\(width)x\(height) would be resized past \(Self.maxResizeSide) pixels")
-        return run(p, pixels: pixels, width: width, height: height)
+        return run(p, pixels: pixels, width: width, height: height, pool: nil)
     }
 
-    private func run(_ p: Plan, pixels: [UInt8], width: Int, height: Int) -> Output {
+    private func run(_ p: Plan, pixels: [UInt8], width: Int, height: Int, pool: ThreadPool?) -> Output {
         let tile = tileSize
         let refined: [UInt8], overview: [UInt8]
         switch p.branch {
         case .longestEdge:
-            let resized = PillowResize.resize(pixels, width: width, height: height, to: p.contentWidth, p.contentHeight, filter: .lanczos)
-            refined = PillowResize.resize(resized, width: p.contentWidth, height: p.contentHeight, to: p.refinedWidth, p.refinedHeight, filter: .lanczos)
-            overview = PillowResize.resize(refined, width: p.refinedWidth, height: p.refinedHeight, to: tile, tile, filter: .lanczos)
+            let resized = PillowResize.resize(pixels, width: width, height: height, to: p.contentWidth, p.contentHeight,
+                                              filter: .lanczos, pool: pool)
+            refined = PillowResize.resize(resized, width: p.contentWidth, height: p.contentHeight, to: p.refinedWidth, p.refinedHeight,
+                                          filter: .lanczos, pool: pool)
+            overview = PillowResize.resize(refined, width: p.refinedWidth, height: p.refinedHeight, to: tile, tile,
+                                           filter: .lanczos, pool: pool)
         case .llavaUHD:
-            overview = PillowResize.resize(pixels, width: width, height: height, to: tile, tile, filter: .bicubic)
+            overview = PillowResize.resize(pixels, width: width, height: height, to: tile, tile, filter: .bicubic, pool: pool)
             refined = p.isSliced
                 ? PillowResize.resizeCentred(pixels, width: width, height: height, content: p.contentWidth, p.contentHeight,
                                              canvas: p.refinedWidth, p.refinedHeight, filter: .bicubic)
                 : []
         }
 
-        var tiles: [[Float]] = []
-        tiles.reserveCapacity(p.tileCount)
+        // Slices row-major, then the overview; each read straight out of its source image.
+        var sources: [(image: [UInt8], stride: Int, x: Int, y: Int)] = []
         for ty in 0 ..< p.gridY {
-            for tx in 0 ..< p.gridX {
-                var slice = [UInt8](repeating: 0, count: tile * tile * 3)
-                for y in 0 ..< tile {
-                    let src = ((ty * tile + y) * p.refinedWidth + tx * tile) * 3
-                    slice.replaceSubrange(y * tile * 3 ..< (y + 1) * tile * 3, with: refined[src ..< src + tile * 3])
-                }
-                tiles.append(normalize(slice))
-            }
+            for tx in 0 ..< p.gridX { sources.append((refined, p.refinedWidth, tx * tile, ty * tile)) }
         }
-        tiles.append(normalize(overview))
+        sources.append((overview, tile, 0, 0))
+        var tiles = [[Float]](repeating: [], count: sources.count)
+        let table = normalizationTable()
+        tiles.withUnsafeMutableBufferPointer { out in
+            let base = out.baseAddress!
+            func fill(_ range: Range<Int>) {
+                for t in range {
+                    let src = sources[t]
+                    base[t] = Self.normalize(src.image, stride: src.stride, x: src.x, y: src.y, size: tile, table: table)
+                }
+            }
+            if let pool { pool.parallelFor(sources.count, fill) } else { fill(0 ..< sources.count) }
+        }
         return Output(gridX: p.gridX, gridY: p.gridY, tiles: tiles)
     }
 
-    /// As clip_image_f32::from_u8 then normalize: v/255 in f32, then (x − mean)/std.
-    private func normalize(_ u8: [UInt8]) -> [Float] {
-        var out = [Float](repeating: 0, count: u8.count)
-        let m = mean, s = std
-        out.withUnsafeMutableBufferPointer { o in
-            u8.withUnsafeBufferPointer { src in
-                for i in 0 ..< src.count / 3 {
-                    for c in 0 ..< 3 {
-                        o[i * 3 + c] = (Float(src[i * 3 + c]) / 255 - m[c]) / s[c]
+    /// clip_image_f32::from_u8 then normalize, (v/255 − mean)/std in f32, for each of the 256
+    /// byte values of each channel: the same floats as computing it per pixel, without a
+    /// division per pixel.
+    private func normalizationTable() -> [Float] {
+        (0 ..< 3).flatMap { c in (0 ..< 256).map { v in (Float(v) / 255 - mean[c]) / std[c] } }
+    }
+
+    /// The `size × size` square at (`x`, `y`) of an RGB image `stride` pixels wide, normalised.
+    private static func normalize(_ image: [UInt8], stride: Int, x: Int, y: Int, size: Int, table: [Float]) -> [Float] {
+        [Float](unsafeUninitializedCapacity: size * size * 3) { out, initialized in
+            image.withUnsafeBufferPointer { src in
+                table.withUnsafeBufferPointer { lut in
+                    for row in 0 ..< size {
+                        let s = ((y + row) * stride + x) * 3, d = row * size * 3
+                        for i in 0 ..< size {
+                            out[d + 3 * i] = lut[Int(src[s + 3 * i])]
+                            out[d + 3 * i + 1] = lut[256 + Int(src[s + 3 * i + 1])]
+                            out[d + 3 * i + 2] = lut[512 + Int(src[s + 3 * i + 2])]
+                        }
                     }
                 }
             }
+            initialized = size * size * 3
         }
-        return out
     }
 }

@@ -34,7 +34,7 @@ extension VisionModel {
                       kernels: KernelSet = .default, shouldStop: () -> Bool) throws -> ImageEmbeddings? {
         let clock = ContinuousClock()
         let start = clock.now
-        let pre = try preprocessor(image)
+        let pre = try preprocessor(image, pool: pool)
         let preprocessSeconds = (clock.now - start).seconds
         var tiles: [[Float]] = []
         var seconds: [Double] = []

@@ -1,4 +1,5 @@
 import Foundation
+import Kernels
 
 /// Pillow-compatible separable resampling of 8-bit RGB images, as llama.cpp's mtmd resizes
 /// (`resize_pillow`): per-dimension filter weights computed in double, normalised, then
@@ -40,13 +41,13 @@ enum PillowResize {
         }
     }
 
-    static let precisionBits = 32 - 8 - 2
+    static let precisionBits = Int(SV_RESAMPLE_PRECISION_BITS)
 
     /// Which input pixels feed each output pixel, and with what fixed-point weights.
     struct Kernel {
         var size: Int
-        var first: [Int]
-        var count: [Int]
+        var first: [Int32]
+        var count: [Int32]
         var weights: [Int32]
     }
 
@@ -55,8 +56,8 @@ enum PillowResize {
         let filterScale = max(scale, 1.0)  // widen only when shrinking, against aliasing
         let support = filter.support * filterScale
         let size = Int(support.rounded(.up)) * 2 + 1
-        var first = [Int](repeating: 0, count: outSize)
-        var count = [Int](repeating: 0, count: outSize)
+        var first = [Int32](repeating: 0, count: outSize)
+        var count = [Int32](repeating: 0, count: outSize)
         var pre = [Double](repeating: 0, count: outSize * size)
         for xx in 0 ..< outSize {
             let center = (Double(xx) + 0.5) * scale
@@ -70,8 +71,8 @@ enum PillowResize {
                 total += w
             }
             if total != 0 { for x in 0 ..< xmax { pre[xx * size + x] /= total } }
-            first[xx] = xmin
-            count[xx] = xmax
+            first[xx] = Int32(xmin)
+            count[xx] = Int32(xmax)
         }
         // Pillow adds ±0.5 and truncates toward zero (not round-half-even).
         let fixed = Double(1 << precisionBits)
@@ -79,60 +80,47 @@ enum PillowResize {
         return Kernel(size: size, first: first, count: count, weights: weights)
     }
 
-    @inline(__always) static func clip8(_ v: Int32) -> UInt8 { UInt8(clamping: v >> Int32(precisionBits)) }
-
-    /// Resizes `pixels` (RGB, row-major, `width × height`) to `newWidth × newHeight`.
-    static func resize(_ pixels: [UInt8], width: Int, height: Int, to newWidth: Int, _ newHeight: Int, filter: Filter) -> [UInt8] {
+    /// Resizes `pixels` (RGB, row-major, `width × height`) to `newWidth × newHeight`: the
+    /// horizontal pass, then the vertical one (each rounding to 8 bits, as Pillow does), rows
+    /// split across `pool`'s threads when there is one.
+    static func resize(_ pixels: [UInt8], width: Int, height: Int, to newWidth: Int, _ newHeight: Int, filter: Filter,
+                       pool: ThreadPool? = nil, kernels: KernelSet = .default) -> [UInt8] {
         var current = pixels
-        var w = width
-        let half = Int32(1 << (precisionBits - 1))
-        if newWidth != width {
+        let table = kernels.table.pointee
+        if newWidth != width, let pass = table.resample_h_rgb8 {
             let k = kernel(inSize: width, outSize: newWidth, filter: filter)
             var out = [UInt8](repeating: 0, count: newWidth * height * 3)
             current.withUnsafeBufferPointer { src in
                 out.withUnsafeMutableBufferPointer { dst in
-                    for y in 0 ..< height {
-                        let row = y * width * 3
-                        for xx in 0 ..< newWidth {
-                            var s0 = half, s1 = half, s2 = half
-                            var p = row + k.first[xx] * 3
-                            for x in 0 ..< k.count[xx] {
-                                let wgt = k.weights[xx * k.size + x]
-                                s0 &+= Int32(src[p]) &* wgt
-                                s1 &+= Int32(src[p + 1]) &* wgt
-                                s2 &+= Int32(src[p + 2]) &* wgt
-                                p += 3
-                            }
-                            let o = (y * newWidth + xx) * 3
-                            dst[o] = clip8(s0); dst[o + 1] = clip8(s1); dst[o + 2] = clip8(s2)
-                        }
+                    let s = src.baseAddress!, d = dst.baseAddress!
+                    forRows(height, pool: pool) { rows in
+                        pass(s + rows.lowerBound * width * 3, Int64(width), Int64(rows.count), d + rows.lowerBound * newWidth * 3,
+                             Int64(newWidth), k.first, k.count, k.weights, Int64(k.size))
                     }
                 }
             }
             current = out
-            w = newWidth
         }
-        if newHeight != height {
+        let w = newWidth != width ? newWidth : width
+        if newHeight != height, let pass = table.resample_v_u8 {
             let k = kernel(inSize: height, outSize: newHeight, filter: filter)
             let rowElems = w * 3
             var out = [UInt8](repeating: 0, count: rowElems * newHeight)
-            var acc = [Int32](repeating: 0, count: rowElems)
             current.withUnsafeBufferPointer { src in
                 out.withUnsafeMutableBufferPointer { dst in
-                    for yy in 0 ..< newHeight {
-                        for i in 0 ..< rowElems { acc[i] = half }
-                        for y in 0 ..< k.count[yy] {
-                            let wgt = k.weights[yy * k.size + y]
-                            let r = (k.first[yy] + y) * rowElems
-                            for i in 0 ..< rowElems { acc[i] &+= Int32(src[r + i]) &* wgt }
-                        }
-                        for i in 0 ..< rowElems { dst[yy * rowElems + i] = clip8(acc[i]) }
+                    let s = src.baseAddress!, d = dst.baseAddress!
+                    forRows(newHeight, pool: pool) { rows in
+                        pass(s, Int64(rowElems), d, Int64(rows.lowerBound), Int64(rows.upperBound), k.first, k.count, k.weights, Int64(k.size))
                     }
                 }
             }
             current = out
         }
         return current
+    }
+
+    private static func forRows(_ n: Int, pool: ThreadPool?, _ body: (Range<Int>) -> Void) {
+        if let pool, n >= 64 { pool.parallelFor(n, body) } else { body(0 ..< n) }
     }
 
     /// llama.cpp's `img_tool::resize` with `PAD_CEIL`: the image resized to `contentWidth ×
