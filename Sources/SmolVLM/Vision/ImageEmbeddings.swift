@@ -38,10 +38,11 @@ extension VisionModel {
         let preprocessSeconds = (clock.now - start).seconds
         var tiles: [[Float]] = []
         var seconds: [Double] = []
+        let workspace = VisionWorkspace(configuration, threads: pool.threadCount)
         for tile in pre.tiles {
             if shouldStop() { return nil }
             let t0 = clock.now
-            tiles.append(try encode(tile: tile, pool: pool, kernels: kernels))
+            tiles.append(try encode(tile: tile, pool: pool, kernels: kernels, workspace: workspace))
             seconds.append((clock.now - t0).seconds)
         }
         return ImageEmbeddings(gridX: pre.gridX, gridY: pre.gridY, tiles: tiles, width: outputWidth,

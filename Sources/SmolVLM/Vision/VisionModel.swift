@@ -250,36 +250,37 @@ public struct VisionModel: Sendable {
     /// - Returns: `tokensPerTile × outputWidth` floats, row-major.
     /// - Throws: ``VisionModelError/tileSize(expected:found:)`` for a tile of the wrong size.
     public func encode(tile: [Float], pool: ThreadPool, kernels: KernelSet = .default) throws -> [Float] {
+        let workspace = VisionWorkspace(configuration, threads: pool.threadCount)
+        return try encode(tile: tile, pool: pool, kernels: kernels, workspace: workspace)
+    }
+
+    /// Encodes one tile in `workspace`'s buffers: nothing is allocated per tile but the result.
+    /// - Parameter workspace: made for this model's configuration and at least `pool`'s threads;
+    ///   one tile at a time.
+    /// - Throws: ``VisionModelError/tileSize(expected:found:)`` for a tile of the wrong size.
+    public func encode(tile: [Float], pool: ThreadPool, kernels: KernelSet = .default,
+                       workspace ws: VisionWorkspace) throws -> [Float] {
         let c = configuration
         let side = c.imageSize
         guard tile.count == side * side * 3 else { throw VisionModelError.tileSize(expected: side * side * 3, found: tile.count) }
+        precondition(ws.fits(c, threads: pool.threadCount), "the workspace was made for another model or fewer threads")
         let n = c.patchCount, d = c.embeddingLength, ff = c.feedForwardLength
         let hd = c.headDimension, heads = c.headCount
-        var scratch = ScratchBuffer()
         func matmul(_ w: WeightMatrix, _ x: UnsafePointer<Float>, _ rows: Int, _ y: UnsafeMutablePointer<Float>) {
-            MatMul.multiply(w, x, rows: rows, into: y, scratch: &scratch, pool: pool, kernels: kernels)
+            MatMul.multiply(w, x, rows: rows, into: y, scratch: &ws.scratch, pool: pool, kernels: kernels)
         }
         guard let toHalf = sv_kernels_from_float(kernels.table, SV_TYPE_F16) else {
             preconditionFailure("kernel table \(kernels.name) lacks f16 conversion")
         }
-
-        func alloc<T>(_ count: Int, _ type: T.Type = Float.self) -> UnsafeMutablePointer<T> {
-            UnsafeMutablePointer<T>.allocate(capacity: count)
-        }
-        let x = alloc(n * d), h = alloc(n * d), q = alloc(n * d), k = alloc(n * d), v = alloc(n * d)
-        let attn = alloc(n * d), up = alloc(n * ff)
-        let kHalf = alloc(n * d, sv_half.self), vHalf = alloc(n * d, sv_half.self)
-        // Attention runs in blocks of query rows × heads; each thread widens a tile of keys and
-        // values once per block (sv_attention_block_f32acc's scratch).
-        let attnBlockRows = 128
-        let attnScratchFloats = sv_attention_block_f32acc_scratch_floats(Int64(hd), Int64(attnBlockRows))
-        let attnScratch = alloc(attnScratchFloats * pool.threadCount)
-        defer { for ptr in [x, h, q, k, v, attn, up, attnScratch] { ptr.deallocate() }; kHalf.deallocate(); vHalf.deallocate() }
+        let x = ws.x, h = ws.h, q = ws.q, k = ws.k, v = ws.v, attn = ws.attn, up = ws.up
+        let kHalf = ws.kHalf, vHalf = ws.vHalf, attnScratch = ws.attentionScratch
+        let attnBlockRows = VisionWorkspace.attentionBlockRows
+        let attnScratchFloats = ws.attentionScratchFloats
 
         // 1. Patch embedding, as ggml_conv_2d computes it: im2col (rounded to f16) is the
         //    "weight" matrix of patchCount rows, the kernel the activation rows (so it is rounded
         //    to f16 too), giving embedding × patch, transposed back to patch-major.
-        try patchEmbed(tile: tile, into: x, scratch: &scratch, pool: pool, kernels: kernels)
+        try patchEmbed(tile: tile, into: x, workspace: ws, pool: pool, kernels: kernels)
         for i in 0 ..< n {
             for j in 0 ..< d {
                 x[i * d + j] = (x[i * d + j] + patchBias[j]) + positionEmbedding[i * d + j]
@@ -331,8 +332,7 @@ public struct VisionModel: Sendable {
         let s = c.scaleFactor, w = c.patchesPerSide, wb = w / s
         let merged = d * s * s
         let tokens = c.tokensPerTile
-        let shuffled = alloc(tokens * merged)
-        defer { shuffled.deallocate() }
+        let shuffled = ws.shuffled
         for py in 0 ..< w {
             for px in 0 ..< w {
                 let t = (py / s) * wb + px / s
@@ -350,15 +350,12 @@ public struct VisionModel: Sendable {
     // MARK: - Pieces
 
     private func patchEmbed(tile: [Float], into x: UnsafeMutablePointer<Float>,
-                            scratch: inout ScratchBuffer, pool: ThreadPool, kernels: KernelSet) throws {
+                            workspace ws: VisionWorkspace, pool: ThreadPool, kernels: KernelSet) throws {
         let c = configuration
         let p = c.patchSize, side = c.imageSize, w = c.patchesPerSide
         let n = c.patchCount, d = c.embeddingLength
         let cols = 3 * p * p
-        let elementBytes = im2colType == .f16 ? 2 : 4
-        let im2col = UnsafeMutableRawPointer.allocate(byteCount: n * cols * elementBytes, alignment: 64)
-        let y = UnsafeMutablePointer<Float>.allocate(capacity: n * d)
-        defer { im2col.deallocate(); y.deallocate() }
+        let im2col = ws.im2col, y = ws.patchOutput
         let half = im2colType == .f16
         tile.withUnsafeBufferPointer { t in
             let src = t.baseAddress!
@@ -383,7 +380,7 @@ public struct VisionModel: Sendable {
         }
         let m = try WeightMatrix(type: im2colType, rows: n, columns: cols, data: UnsafeRawPointer(im2col))
         patchWeight.withUnsafeBufferPointer { kw in
-            MatMul.multiply(m, kw.baseAddress!, rows: d, into: y, scratch: &scratch, pool: pool, kernels: kernels)
+            MatMul.multiply(m, kw.baseAddress!, rows: d, into: y, scratch: &ws.scratch, pool: pool, kernels: kernels)
         }
         // y is embedding-major (d rows of n patches); the encoder runs patch-major.
         for e in 0 ..< d {
@@ -442,5 +439,51 @@ public struct VisionModel: Sendable {
         if x <= -10 { return 0 }
         if x >= 10 { return x }
         return geluTable[Int(sv_fp32_to_fp16(x))]
+    }
+}
+
+/// The buffers one tile's encode works in, made once and reused for every tile (one tile at a
+/// time): activations, the f16 keys and values, attention scratch per thread, im2col, the pixel
+/// shuffle and the converted activations of the matrix products.
+public final class VisionWorkspace {
+    static let attentionBlockRows = 128
+
+    let patchCount, embeddingLength, feedForwardLength, headDimension, threads: Int
+    let x, h, q, k, v, attn, up, patchOutput, shuffled, attentionScratch: UnsafeMutablePointer<Float>
+    let kHalf, vHalf: UnsafeMutablePointer<sv_half>
+    /// ggml's im2col of the tile: F32 bytes are the larger case, so either type fits.
+    let im2col: UnsafeMutableRawPointer
+    let attentionScratchFloats: Int
+    var scratch = ScratchBuffer()
+
+    /// Buffers for tiles of a model with `configuration`, encoded with up to `threads` threads.
+    public init(_ c: VisionConfiguration, threads: Int) {
+        let n = c.patchCount, d = c.embeddingLength, ff = c.feedForwardLength
+        patchCount = n
+        embeddingLength = d
+        feedForwardLength = ff
+        headDimension = c.headDimension
+        self.threads = max(threads, 1)
+        func alloc(_ count: Int) -> UnsafeMutablePointer<Float> { .allocate(capacity: count) }
+        x = alloc(n * d); h = alloc(n * d); q = alloc(n * d); k = alloc(n * d); v = alloc(n * d)
+        attn = alloc(n * d); up = alloc(n * ff); patchOutput = alloc(n * d)
+        shuffled = alloc(c.tokensPerTile * d * c.scaleFactor * c.scaleFactor)
+        attentionScratchFloats = sv_attention_block_f32acc_scratch_floats(Int64(c.headDimension), Int64(Self.attentionBlockRows))
+        attentionScratch = alloc(attentionScratchFloats * self.threads)
+        kHalf = .allocate(capacity: n * d)
+        vHalf = .allocate(capacity: n * d)
+        im2col = .allocate(byteCount: n * 3 * c.patchSize * c.patchSize * 4, alignment: 64)
+    }
+
+    func fits(_ c: VisionConfiguration, threads: Int) -> Bool {
+        patchCount == c.patchCount && embeddingLength == c.embeddingLength && feedForwardLength == c.feedForwardLength
+            && headDimension == c.headDimension && threads <= self.threads
+    }
+
+    deinit {
+        for p in [x, h, q, k, v, attn, up, patchOutput, shuffled, attentionScratch] { p.deallocate() }
+        kHalf.deallocate()
+        vHalf.deallocate()
+        im2col.deallocate()
     }
 }
