@@ -80,8 +80,8 @@ class Model:
         return {"n_ctx": self.n_ctx, "n_ubatch": min(2048, 512), "type_k": int(cp.type_k), "type_v": int(cp.type_v),
                 "flash_attn_type": int(cp.flash_attn_type), "flash_attn_type_name": "auto" if cp.flash_attn_type == -1 else str(cp.flash_attn_type)}
 
-    def decode(self, ctx, tokens: list[int], pos0: int) -> np.ndarray:
-        """Decodes tokens at positions pos0... in one batch; returns the last position's logits."""
+    def _decode_batch(self, ctx, tokens: list[int], pos0: int, every: bool) -> None:
+        """One llama_decode of tokens at positions pos0...; logits for every position or the last."""
         n = len(tokens)
         batch = L.llama_batch_init(n, 0, 1)
         try:
@@ -90,37 +90,25 @@ class Model:
                 batch.pos[i] = pos0 + i
                 batch.n_seq_id[i] = 1
                 batch.seq_id[i][0] = 0
-                batch.logits[i] = 1 if i == n - 1 else 0
+                batch.logits[i] = 1 if every or i == n - 1 else 0
             batch.n_tokens = n
             rc = L.llama_decode(ctx, batch)
             if rc != 0:
                 raise RuntimeError(f"llama_decode returned {rc}")
         finally:
             L.llama_batch_free(batch)
+
+    def decode(self, ctx, tokens: list[int], pos0: int) -> np.ndarray:
+        """Decodes tokens at positions pos0... in one batch; returns the last position's logits."""
+        self._decode_batch(ctx, tokens, pos0, every=False)
         ptr = L.llama_get_logits_ith(ctx, -1)
         return np.ctypeslib.as_array(ptr, shape=(self.n_vocab,)).copy()
 
     def decode_all(self, ctx, tokens: list[int]) -> np.ndarray:
         """Decodes tokens at positions 0... in one batch with logits for every position."""
-        n = len(tokens)
-        batch = L.llama_batch_init(n, 0, 1)
-        try:
-            for i, t in enumerate(tokens):
-                batch.token[i] = t
-                batch.pos[i] = i
-                batch.n_seq_id[i] = 1
-                batch.seq_id[i][0] = 0
-                batch.logits[i] = 1
-            batch.n_tokens = n
-            rc = L.llama_decode(ctx, batch)
-            if rc != 0:
-                raise RuntimeError(f"llama_decode returned {rc}")
-        finally:
-            L.llama_batch_free(batch)
-        out = np.zeros((n, self.n_vocab), dtype=np.float32)
-        for i in range(n):
-            out[i] = np.ctypeslib.as_array(L.llama_get_logits_ith(ctx, i), shape=(self.n_vocab,))
-        return out
+        self._decode_batch(ctx, tokens, 0, every=True)
+        return np.stack([np.ctypeslib.as_array(L.llama_get_logits_ith(ctx, i), shape=(self.n_vocab,)).copy()
+                         for i in range(len(tokens))])
 
     def greedy(self, prompt: list[int], steps: int) -> tuple[np.ndarray, list[int]]:
         """Greedy generation: logits[k] is the distribution the k-th generated token is chosen
