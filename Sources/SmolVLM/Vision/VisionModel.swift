@@ -254,12 +254,18 @@ public struct VisionModel: Sendable {
         return try encode(tile: tile, pool: pool, kernels: kernels, workspace: workspace)
     }
 
-    /// Encodes one tile in `workspace`'s buffers: nothing is allocated per tile but the result.
-    /// - Parameter workspace: made for this model's configuration and at least `pool`'s threads;
-    ///   one tile at a time.
+    /// Encodes one tile in a workspace's buffers: nothing is allocated per tile but the result.
+    /// - Parameters:
+    ///   - tile: `imageSize × imageSize × 3` floats, HWC, normalised.
+    ///   - pool: the threads for the matrix products and attention.
+    ///   - kernels: the SIMD kernel set; default the best for this CPU.
+    ///   - workspace: made for this model's configuration and at least `pool`'s threads; one
+    ///     tile at a time.
+    /// - Returns: `tokensPerTile × outputWidth` floats, row-major.
     /// - Throws: ``VisionModelError/tileSize(expected:found:)`` for a tile of the wrong size.
     public func encode(tile: [Float], pool: ThreadPool, kernels: KernelSet = .default,
-                       workspace ws: VisionWorkspace) throws -> [Float] {
+                       workspace: VisionWorkspace) throws -> [Float] {
+        let ws = workspace
         let c = configuration
         let side = c.imageSize
         guard tile.count == side * side * 3 else { throw VisionModelError.tileSize(expected: side * side * 3, found: tile.count) }
