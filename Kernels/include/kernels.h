@@ -166,6 +166,29 @@ typedef void (*sv_resample_h_rgb8_fn)(const uint8_t *src, int64_t in_w, int64_t 
 typedef void (*sv_resample_v_u8_fn)(const uint8_t *src, int64_t row_elems, uint8_t *dst, int64_t out_h0, int64_t out_h1,
                                     const int32_t *first, const int32_t *count, const int32_t *weights, int64_t ksize);
 
+/// Q8_0 weights repacked 16 rows at a time (Kernels/generic/gemm_q8_0_r16.c): for one block of
+/// 32 columns, the 16 rows' quants as [k4][row][4], each stored + 128, then their scales.
+typedef struct {
+    uint8_t q[8][16][4];
+    sv_half d[16];
+} sv_block_q8_0_r16;
+
+/// Bytes of a repacked `rows × n` Q8_0 matrix; 0 unless rows is a multiple of 16 and n of 32.
+size_t sv_q8_0_r16_bytes(int64_t rows, int64_t n);
+/// Repacks `rows` Q8_0 rows of n elements (row r at (char *)w + r·w_stride) into `out`.
+void sv_repack_q8_0_r16(const void *w, size_t w_stride, int64_t rows, int64_t n, void *out);
+/// −128 · Σ of each 4 consecutive quants of Q8_0 activation rows: out[a·(n/4) + q] for row a,
+/// quad q (the start value of each vpdpbusd of the repacked product).
+void sv_q8_0_quad_sums(const void *x, size_t x_stride, int64_t m, int64_t n, int32_t *out);
+/// y[a·y_stride + r] for weight rows r of row groups [g0, g1) (16 rows each) of a repacked
+/// matrix and m Q8_0 activation rows whose quad sums are `qsums`: each output the same float
+/// as the x86 tables' Q8_0 vec_dot (ggml's order), 16 outputs per vector lane set.
+typedef void (*sv_gemm_q8_0_r16_fn)(int64_t n, const void *wp, int64_t g0, int64_t g1, const void *x, size_t x_stride,
+                                    const int32_t *qsums, int64_t m, float *y, int64_t y_stride);
+/// The scalar statement of that product, the oracle of the table's twins.
+void sv_gemm_q8_0_r16_generic(int64_t n, const void *wp, int64_t g0, int64_t g1, const void *x, size_t x_stride,
+                              const int32_t *qsums, int64_t m, float *y, int64_t y_stride);
+
 typedef struct sv_kernels {
     sv_isa isa;
     const char *name;
@@ -191,6 +214,8 @@ typedef struct sv_kernels {
     sv_swiglu_fn swiglu;
     sv_resample_h_rgb8_fn resample_h_rgb8;
     sv_resample_v_u8_fn resample_v_u8;
+    // The repacked Q8_0 product (sv_gemm_q8_0_r16_fn); NULL where repacking does not pay.
+    sv_gemm_q8_0_r16_fn gemm_q8_0_r16;
     sv_attention_block_f32acc_fn attention_block_f32acc;
     sv_attention_row_f16acc_fn attention_row_f16acc;
     sv_attention_row_f16acc_fn attention_row_f16acc_partial;

@@ -1056,6 +1056,80 @@ static inline __attribute__((always_inline)) void sv_gemm_q_tile_vnni(
         sv_gemm_walk(tiles, SV_GEMM_VNNI_RM, SV_GEMM_VNNI_RN, n / 32, w, ws, nr, x, xs, nc, y, ys); \
     }
 
+// MARK: - Repacked Q8_0 product
+
+// sv_gemm_q8_0_r16_generic with 16 outputs per zmm: each vpdpbusd takes 4 quants of 16 weight
+// rows (one load) against 4 activation bytes (broadcast), started at −128·Σ of those bytes,
+// which is exactly lane l of ggml's per-block sum for all 16 outputs at once; the conversion
+// and the FMA into that lane's accumulator follow, then hsum_float_8's adds across the 8 lane
+// accumulators. Against the 8-lane vec_dot tiles this saves every horizontal step and builds
+// each scale product once per 16 outputs. Tile: one row group × A ≤ 3 activation rows (24
+// accumulators).
+static inline __attribute__((always_inline)) void sv_q8r16_tile_vnni(
+    const int A, int64_t nb, const sv_block_q8_0_r16 *w, const char *x, size_t xs,
+    const int32_t *qsums, int64_t nq, float *y, int64_t ys) {
+    __m512 facc[3][8];
+    for (int a = 0; a < A; a++)
+        for (int l = 0; l < 8; l++) facc[a][l] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)w[b].d));
+        __m512 d[3];
+        const sv_block_q8_0 *xb[3];
+        for (int a = 0; a < A; a++) {
+            xb[a] = (const sv_block_q8_0 *)(x + (size_t)a * xs) + b;
+            d[a] = _mm512_mul_ps(dw, _mm512_set1_ps(sv_h2f(xb[a]->d)));
+        }
+        for (int l = 0; l < 8; l++) {
+            const __m512i wz = _mm512_loadu_si512(w[b].q[l]);
+            for (int a = 0; a < A; a++) {
+                int32_t four;
+                memcpy(&four, xb[a]->qs + 4 * l, 4);
+                const __m512i p = _mm512_dpbusd_epi32(_mm512_set1_epi32(qsums[a * nq + 8 * b + l]), wz, _mm512_set1_epi32(four));
+                facc[a][l] = _mm512_fmadd_ps(d[a], _mm512_cvtepi32_ps(p), facc[a][l]);
+            }
+        }
+    }
+    for (int a = 0; a < A; a++) {
+        // hsum_float_8 per output: (l4 + l0) + (l6 + l2), (l5 + l1) + (l7 + l3), then their sum.
+        __m512 h[4];
+        for (int i = 0; i < 4; i++) h[i] = _mm512_add_ps(facc[a][i + 4], facc[a][i]);
+        _mm512_storeu_ps(y + (int64_t)a * ys, _mm512_add_ps(_mm512_add_ps(h[0], h[2]), _mm512_add_ps(h[1], h[3])));
+    }
+}
+
+static void sv_q8r16_tile_1(int64_t nb, const sv_block_q8_0_r16 *w, const char *x, size_t xs, const int32_t *q, int64_t nq, float *y, int64_t ys) {
+    sv_q8r16_tile_vnni(1, nb, w, x, xs, q, nq, y, ys);
+}
+static void sv_q8r16_tile_2(int64_t nb, const sv_block_q8_0_r16 *w, const char *x, size_t xs, const int32_t *q, int64_t nq, float *y, int64_t ys) {
+    sv_q8r16_tile_vnni(2, nb, w, x, xs, q, nq, y, ys);
+}
+static void sv_q8r16_tile_3(int64_t nb, const sv_block_q8_0_r16 *w, const char *x, size_t xs, const int32_t *q, int64_t nq, float *y, int64_t ys) {
+    sv_q8r16_tile_vnni(3, nb, w, x, xs, q, nq, y, ys);
+}
+
+#ifndef SV_Q8R16_A
+#define SV_Q8R16_A 2
+#endif
+// Activation rows in chunks of 48 (their blocks stay in L1/L2 while every row group of the
+// range meets them), then row groups, then activation rows in threes.
+static void sv_gemm_q8_0_r16_avx512_vnni(int64_t n, const void *wp, int64_t g0, int64_t g1, const void *x, size_t x_stride,
+                                         const int32_t *qsums, int64_t m, float *y, int64_t y_stride) {
+    typedef void (*tile_fn)(int64_t, const sv_block_q8_0_r16 *, const char *, size_t, const int32_t *, int64_t, float *, int64_t);
+    static const tile_fn tiles[3] = {sv_q8r16_tile_1, sv_q8r16_tile_2, sv_q8r16_tile_3};
+    const int64_t nb = n / SV_QK8_0, nq = n / 4;
+    const sv_block_q8_0_r16 *w = wp;
+    for (int64_t a0 = 0; a0 < m; a0 += 48) {
+        const int64_t a1 = a0 + 48 < m ? a0 + 48 : m;
+        for (int64_t g = g0; g < g1; g++) {
+            for (int64_t a = a0; a < a1; a += SV_Q8R16_A) {
+                const int A = a + SV_Q8R16_A <= a1 ? SV_Q8R16_A : (int)(a1 - a);
+                tiles[A - 1](nb, w + g * nb, (const char *)x + (size_t)a * x_stride, x_stride, qsums + a * nq, nq,
+                             y + a * y_stride + 16 * g, y_stride);
+            }
+        }
+    }
+}
+
 SV_GEMM_VNNI_KIND(q8_0_q8_0, SV_GEMM_Q8_0)
 SV_GEMM_VNNI_KIND(q4_0_q8_0, SV_GEMM_Q4_0)
 SV_GEMM_VNNI_KIND(q4_1_q8_1, SV_GEMM_Q4_1)
@@ -1066,6 +1140,7 @@ void sv_fill_kernels_avx512_vnni(sv_kernels *k) {
     sv_fill_kernels_avx512(k);
     k->vec_dot[SV_TYPE_Q8_0] = sv_vec_dot_q8_0_q8_0_avx512_vnni;
     k->gemm[SV_TYPE_Q8_0] = sv_gemm_q8_0_q8_0_avx512_vnni;
+    k->gemm_q8_0_r16 = sv_gemm_q8_0_r16_avx512_vnni;
     k->vec_dot[SV_TYPE_Q4_0] = sv_vec_dot_q4_0_q8_0_avx512_vnni;
     k->vec_dot[SV_TYPE_Q4_1] = sv_vec_dot_q4_1_q8_1_avx512_vnni;
     k->vec_dot[SV_TYPE_Q5_0] = sv_vec_dot_q5_0_q8_0_avx512_vnni;

@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import GGUF
 import Kernels
 
@@ -43,6 +48,8 @@ public struct WeightMatrix: @unchecked Sendable {
     public let rowStride: Int
     /// The first byte of row 0.
     public let data: UnsafeRawPointer
+    /// A copy in the layout of a faster product (see ``repackedForSpeed()``), or nil.
+    public private(set) var repacked: RepackedQ8Matrix?
 
     /// Wraps `rows` rows of `columns` elements of `type` at `data` (not copied; the caller keeps
     /// the memory alive).
@@ -70,6 +77,19 @@ public struct WeightMatrix: @unchecked Sendable {
             throw .invalidShape(tensor: tensor.name, shape: tensor.shape.map(UInt64.init), reason: "the tensor has no data")
         }
         try self.init(type: tensor.type, rows: tensor.rowCount, columns: tensor.rowLength, data: base)
+    }
+
+    /// This matrix with a repacked copy for the table's faster Q8_0 product (16 rows per group,
+    /// vpdpbusd-ready; sv_gemm_q8_0_r16), when the matrix is Q8_0 with a multiple of 16 rows and
+    /// the best kernel table has that product; otherwise unchanged. Each output keeps the bits of
+    /// the table's Q8_0 vec_dot (llama.cpp's order), but the copy costs the matrix's size again,
+    /// so only the vision encoder, whose weights meet a thousand rows per tile, takes it. The
+    /// source's mapped pages are handed back to the kernel once copied.
+    public func repackedForSpeed() -> WeightMatrix {
+        guard repacked == nil, let packed = RepackedQ8Matrix(self) else { return self }
+        var copy = self
+        copy.repacked = packed
+        return copy
     }
 
     /// The activation type this matrix multiplies against (ggml's vec_dot_type).
@@ -102,7 +122,9 @@ public enum MatMul {
                                 scratch: inout ScratchBuffer, pool: ThreadPool, kernels: KernelSet) {
         let actType = w.activationType
         let actRowBytes = w.activationRowBytes
-        let converted = scratch.reserve(actRowBytes * m)
+        let fast = w.repacked.flatMap { packed in kernels.table.pointee.gemm_q8_0_r16.map { (packed, $0) } }
+        let sumsOffset = (actRowBytes * m + 63) / 64 * 64
+        let converted = scratch.reserve(fast == nil ? actRowBytes * m : sumsOffset + m * w.columns)
         guard let convert = sv_kernels_from_float(kernels.table, actType) else {
             preconditionFailure("no conversion to \(actType) in the \(kernels.name) table")
         }
@@ -113,6 +135,15 @@ public enum MatMul {
             pool.parallelFor(m) { range in
                 for j in range { convert(x + j * cols, converted + j * actRowBytes, Int64(cols)) }
             }
+        }
+        if let (packed, gemm) = fast {
+            let sums = (converted + sumsOffset).assumingMemoryBound(to: Int32.self)
+            sv_q8_0_quad_sums(converted, actRowBytes, Int64(m), Int64(cols), sums)
+            pool.parallelFor(w.rows / 16) { groups in
+                gemm(Int64(cols), packed.data, Int64(groups.lowerBound), Int64(groups.upperBound),
+                     converted, actRowBytes, sums, Int64(m), y, Int64(w.rows))
+            }
+            return
         }
         // Weight rows are split in multiples of 16 so threads never share a cache line of `y`.
         pool.parallelFor(w.rows, granularity: 16) { range in
@@ -144,3 +175,32 @@ public struct ScratchBuffer: ~Copyable {
     }
 }
 
+
+/// Q8_0 weights repacked 16 rows at a time for `sv_gemm_q8_0_r16` (the same bytes per block as
+/// Q8_0: quants regrouped, scales gathered). Immutable once made; shared by every thread.
+public final class RepackedQ8Matrix: @unchecked Sendable {
+    /// The repacked blocks (64-byte aligned).
+    let data: UnsafeMutableRawPointer
+
+    /// Repacks `w`, or nil unless it is Q8_0 with a multiple of 16 rows and this CPU's best
+    /// kernel table has the repacked product.
+    init?(_ w: WeightMatrix) {
+        let bytes = sv_q8_0_r16_bytes(Int64(w.rows), Int64(w.columns))
+        guard w.type == .q8_0, bytes > 0, KernelSet.default.table.pointee.gemm_q8_0_r16 != nil else { return nil }
+        data = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+        sv_repack_q8_0_r16(w.data, w.rowStride, Int64(w.rows), Int64(w.columns), data)
+        Self.releasePages(w.data, byteCount: w.rowStride * w.rows)
+    }
+
+    deinit { data.deallocate() }
+
+    /// The whole pages inside `[start, start + byteCount)` of a read-only file mapping are
+    /// dropped from memory (read again from the file if ever touched): the copy replaces them.
+    private static func releasePages(_ start: UnsafeRawPointer, byteCount: Int) {
+        let page = Int(getpagesize())
+        let first = (Int(bitPattern: start) + page - 1) / page * page
+        let end = (Int(bitPattern: start) + byteCount) / page * page
+        guard end > first, let p = UnsafeMutableRawPointer(bitPattern: first) else { return }
+        _ = madvise(p, end - first, MADV_DONTNEED)
+    }
+}

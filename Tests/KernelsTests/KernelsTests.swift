@@ -799,6 +799,39 @@ struct X86OrderTests {
         #expect(checked > 0, "no block twin for \(typeName(t))")
     }
 
+    /// The repacked Q8_0 product (16 weight rows per vector) gives every output the bits of the
+    /// x86 tables' Q8_0 vec_dot, which is llama.cpp's; its scalar statement too.
+    @Test func repackedQ8_0MatchesVecDot() throws {
+        let isas = x86ISAs.filter { sv_kernels_for($0).pointee.gemm_q8_0_r16 != nil }
+        try #require(!isas.isEmpty, "no table with the repacked Q8_0 product on this CPU")
+        var rng = Rng(0x9816)
+        for isa in isas {
+            let k = table(isa)
+            let gemm = try #require(k.pointee.gemm_q8_0_r16)
+            for (rows, n, m) in [(16, 32, 1), (32, 768, 5), (48, 3072, 2), (16, 96, 7)] {
+                let wb = sv_row_bytes(SV_TYPE_Q8_0, Int64(n)), xb = wb
+                let w = (0..<rows).flatMap { _ in randomWeights(SV_TYPE_Q8_0, n, &rng) }
+                let x = (0..<m).flatMap { _ in convert(scalar, SV_TYPE_Q8_0, randomActivations(n, &rng)) }
+                var packed = [UInt8](repeating: 0, count: sv_q8_0_r16_bytes(Int64(rows), Int64(n)))
+                var sums = [Int32](repeating: 0, count: m * n / 4)
+                var fast = [Float](repeating: .nan, count: m * rows), oracle = fast, ref = fast
+                w.withUnsafeBytes { wp in
+                    x.withUnsafeBytes { xp in
+                        sv_repack_q8_0_r16(wp.baseAddress, wb, Int64(rows), Int64(n), &packed)
+                        sv_q8_0_quad_sums(xp.baseAddress, xb, Int64(m), Int64(n), &sums)
+                        // Two calls over the row groups, as threads split them.
+                        gemm(Int64(n), packed, 0, 1, xp.baseAddress, xb, sums, Int64(m), &fast, Int64(rows))
+                        gemm(Int64(n), packed, 1, Int64(rows / 16), xp.baseAddress, xb, sums, Int64(m), &fast, Int64(rows))
+                        sv_gemm_q8_0_r16_generic(Int64(n), packed, 0, Int64(rows / 16), xp.baseAddress, xb, sums, Int64(m), &oracle, Int64(rows))
+                        sv_gemm_by_vec_dot(vecDot(k, SV_TYPE_Q8_0), Int64(n), wp.baseAddress, wb, Int64(rows), xp.baseAddress, xb, Int64(m), &ref, Int64(rows))
+                    }
+                }
+                #expect(fast.map(\.bitPattern) == oracle.map(\.bitPattern), "\(isaName(isa)) \(rows)×\(n), m=\(m): twin vs oracle")
+                #expect(oracle.map(\.bitPattern) == ref.map(\.bitPattern), "\(isaName(isa)) \(rows)×\(n), m=\(m): oracle vs vec_dot")
+            }
+        }
+    }
+
     /// sv_matmul_rows_ggml picks, row by row, the order llama.cpp would: repacked types (weight
     /// rows a multiple of 8) take the GEMM order for the first m − m % 4 activation rows and the
     /// GEMV order for the rest; other K-quants take the tiled order from 8 rows up and the

@@ -162,7 +162,7 @@ public struct VisionModel: Sendable {
         func matrix(_ name: String, columns: Int, rows: Int) throws -> WeightMatrix {
             let t = try file.requireTensor(name)
             guard t.shape == [columns, rows] else { throw ModelError.tensorShape(tensor: name, expected: [columns, rows], found: t.shape) }
-            return try WeightMatrix(t, in: file)
+            return try WeightMatrix(t, in: file).repackedForSpeed()
         }
         func vector(_ name: String, count: Int) throws -> [Float] {
             let t = try file.requireTensor(name)
@@ -209,7 +209,7 @@ public struct VisionModel: Sendable {
         guard fc.shape.count == 2, fc.shape[0] == merged, fc.shape[1] > 0 else {
             throw ModelError.tensorShape(tensor: fc.name, expected: [merged, c.projectionLength], found: fc.shape)
         }
-        projector = try WeightMatrix(fc, in: file)
+        projector = try WeightMatrix(fc, in: file).repackedForSpeed()
         if c.projectionLength == 0 { c.projectionLength = fc.shape[1] }
         configuration = c
     }
