@@ -12,7 +12,7 @@
 // activation rows and k a multiple of 16: one 16-lane accumulator, a fused multiply-add per
 // 16 elements, then _mm512_reduce_add_ps (sv_reduce16_gcc). Each lane is an independent fma
 // chain, so two 8-lane halves (AVX2) or scalar fmaf give the same bits.
-static float sv_dot_f16_tinyblas_scalar(int64_t n, const void *w, const void *x) {
+float sv_vec_dot_f16_f16_tinyblas_generic(int64_t n, const void *w, const void *x) {
     const sv_half *a = w, *b = x;
     float acc[16] = {0};
     for (int64_t l = 0; l < n; l += 16)
@@ -175,12 +175,13 @@ void sv_matmul_rows_ggml(const sv_kernels *k, sv_type wt, int64_t n,
         m_head = m;
     } else if ((wt == SV_TYPE_F16 || wt == SV_TYPE_BF16) && m >= 2 && n % 16 == 0) {
         const int f16 = wt == SV_TYPE_F16;
-        head = f16 ? sv_dot_f16_tinyblas_scalar : sv_dot_bf16_tinyblas_scalar;
+        head = f16 ? sv_vec_dot_f16_f16_tinyblas_generic : sv_dot_bf16_tinyblas_scalar;
 #if defined(__x86_64__) || defined(_M_X64)
         if (k->isa == SV_ISA_AVX2 || k->isa == SV_ISA_AVX512 || k->isa == SV_ISA_AVX512_VNNI)
             head = f16 ? sv_dot_f16_tinyblas_avx2 : sv_dot_bf16_tinyblas_avx2;
 #endif
         tail = head;
+        if (f16 && head != sv_vec_dot_f16_f16_tinyblas_generic) head_block = k->tinyblas_f16_block;
         m_head = m;
     }
     sv_matmul_rows_with(k, wt, n, w, w_stride, x, x_stride, m, y, y_stride, r0, r1, head, head_block, tail, m_head);

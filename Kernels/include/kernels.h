@@ -211,6 +211,8 @@ typedef struct sv_kernels {
     // vec_dot); NULL where the table has none.
     sv_gemm_fn repack_gemm_block[SV_TYPE_COUNT];
     sv_gemm_fn tiled_block[SV_TYPE_COUNT];
+    // Register-tiled twin of the tinyBLAS order of batched F16 products (sv_matmul_rows_ggml).
+    sv_gemm_fn tinyblas_f16_block;
     sv_swiglu_fn swiglu;
     sv_resample_h_rgb8_fn resample_h_rgb8;
     sv_resample_v_u8_fn resample_v_u8;
@@ -306,6 +308,7 @@ float sv_vec_dot_q5_K_q8_K_tiled_generic(int64_t n, const void *w, const void *x
 float sv_vec_dot_q6_K_q8_K_tiled_generic(int64_t n, const void *w, const void *x);    // tiled GEMM
 float sv_vec_dot_f16_f16_lanes64_generic(int64_t n, const void *w, const void *x);    // ggml_vec_dot_f16, AVX-512
 float sv_vec_dot_bf16_bf16_lanes32_generic(int64_t n, const void *w, const void *x);  // ggml_vec_dot_bf16, AVX-512F
+float sv_vec_dot_f16_f16_tinyblas_generic(int64_t n, const void *w, const void *x);   // llamafile's tinyBLAS, F16 batches
 
 /// The oracle every gemm twin is tested against: the same block of outputs as sv_gemm_fn, one
 /// call of `dot` per (weight row, activation row).

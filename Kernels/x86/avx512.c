@@ -1056,6 +1056,60 @@ static inline __attribute__((always_inline)) void sv_gemm_q_tile_vnni(
         sv_gemm_walk(tiles, SV_GEMM_VNNI_RM, SV_GEMM_VNNI_RN, n / 32, w, ws, nr, x, xs, nc, y, ys); \
     }
 
+// MARK: - F16 products in tinyBLAS's order, register-tiled
+
+// sv_matmul_rows_ggml's F16 batches: every output one 16-lane accumulator taking a fused
+// multiply-add per 16 elements, then _mm512_reduce_add_ps as GCC expands it. A tile of RM
+// weight rows × RN activation rows converts each 16 halves once for the tile instead of once
+// per output; each output's lanes see the same FMAs in the same order, so the bits are the
+// per-output kernel's. 4 × 6: 24 accumulators, 4 weight vectors and one activation vector.
+static inline __attribute__((always_inline)) void sv_tinyblas_f16_tile(
+    const int RM, const int RN, int64_t n, const char *w, size_t ws, const char *x, size_t xs, float *y, int64_t ys) {
+    __m512 acc[4][6];
+    for (int i = 0; i < RM; i++)
+        for (int j = 0; j < RN; j++) acc[i][j] = _mm512_setzero_ps();
+    for (int64_t l = 0; l < n; l += 16) {
+        __m512 wv[4];
+        for (int i = 0; i < RM; i++) wv[i] = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(w + (size_t)i * ws) + l / 16));
+        for (int j = 0; j < RN; j++) {
+            const __m512 xv = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(x + (size_t)j * xs) + l / 16));
+            for (int i = 0; i < RM; i++) acc[i][j] = _mm512_fmadd_ps(wv[i], xv, acc[i][j]);
+        }
+    }
+    for (int i = 0; i < RM; i++)
+        for (int j = 0; j < RN; j++)
+            y[(int64_t)j * ys + i] = sv_reduce16_ggml(_mm512_castps512_ps256(acc[i][j]), _mm512_extractf32x8_ps(acc[i][j], 1));
+}
+
+#define SV_TB_TILE(RM, RN) \
+    static void sv_tinyblas_f16_tile_##RM##x##RN(int64_t n, const char *w, size_t ws, const char *x, size_t xs, float *y, int64_t ys) { \
+        sv_tinyblas_f16_tile(RM, RN, n, w, ws, x, xs, y, ys);                                                                        \
+    }
+SV_TB_TILE(1, 1) SV_TB_TILE(1, 2) SV_TB_TILE(1, 3) SV_TB_TILE(1, 4) SV_TB_TILE(1, 5) SV_TB_TILE(1, 6)
+SV_TB_TILE(2, 1) SV_TB_TILE(2, 2) SV_TB_TILE(2, 3) SV_TB_TILE(2, 4) SV_TB_TILE(2, 5) SV_TB_TILE(2, 6)
+SV_TB_TILE(3, 1) SV_TB_TILE(3, 2) SV_TB_TILE(3, 3) SV_TB_TILE(3, 4) SV_TB_TILE(3, 5) SV_TB_TILE(3, 6)
+SV_TB_TILE(4, 1) SV_TB_TILE(4, 2) SV_TB_TILE(4, 3) SV_TB_TILE(4, 4) SV_TB_TILE(4, 5) SV_TB_TILE(4, 6)
+#undef SV_TB_TILE
+
+static void sv_gemm_f16_tinyblas_avx512(int64_t n, const void *w, size_t ws, int64_t nr,
+                                        const void *x, size_t xs, int64_t nc, float *y, int64_t ys) {
+    typedef void (*tile_fn)(int64_t, const char *, size_t, const char *, size_t, float *, int64_t);
+    static const tile_fn tiles[4][6] = {
+        {sv_tinyblas_f16_tile_1x1, sv_tinyblas_f16_tile_1x2, sv_tinyblas_f16_tile_1x3, sv_tinyblas_f16_tile_1x4, sv_tinyblas_f16_tile_1x5, sv_tinyblas_f16_tile_1x6},
+        {sv_tinyblas_f16_tile_2x1, sv_tinyblas_f16_tile_2x2, sv_tinyblas_f16_tile_2x3, sv_tinyblas_f16_tile_2x4, sv_tinyblas_f16_tile_2x5, sv_tinyblas_f16_tile_2x6},
+        {sv_tinyblas_f16_tile_3x1, sv_tinyblas_f16_tile_3x2, sv_tinyblas_f16_tile_3x3, sv_tinyblas_f16_tile_3x4, sv_tinyblas_f16_tile_3x5, sv_tinyblas_f16_tile_3x6},
+        {sv_tinyblas_f16_tile_4x1, sv_tinyblas_f16_tile_4x2, sv_tinyblas_f16_tile_4x3, sv_tinyblas_f16_tile_4x4, sv_tinyblas_f16_tile_4x5, sv_tinyblas_f16_tile_4x6},
+    };
+    const char *wb = w, *xb = x;
+    for (int64_t i = 0; i < nr; i += 4) {
+        const int rm = nr - i < 4 ? (int)(nr - i) : 4;
+        for (int64_t j = 0; j < nc; j += 6) {
+            const int rn = nc - j < 6 ? (int)(nc - j) : 6;
+            tiles[rm - 1][rn - 1](n, wb + (size_t)i * ws, ws, xb + (size_t)j * xs, xs, y + j * ys + i, ys);
+        }
+    }
+}
+
 // MARK: - Repacked Q8_0 product
 
 // sv_gemm_q8_0_r16_generic with 16 outputs per zmm: each vpdpbusd takes 4 quants of 16 weight
@@ -1141,6 +1195,7 @@ void sv_fill_kernels_avx512_vnni(sv_kernels *k) {
     k->vec_dot[SV_TYPE_Q8_0] = sv_vec_dot_q8_0_q8_0_avx512_vnni;
     k->gemm[SV_TYPE_Q8_0] = sv_gemm_q8_0_q8_0_avx512_vnni;
     k->gemm_q8_0_r16 = sv_gemm_q8_0_r16_avx512_vnni;
+    k->tinyblas_f16_block = sv_gemm_f16_tinyblas_avx512;
     k->vec_dot[SV_TYPE_Q4_0] = sv_vec_dot_q4_0_q8_0_avx512_vnni;
     k->vec_dot[SV_TYPE_Q4_1] = sv_vec_dot_q4_1_q8_1_avx512_vnni;
     k->vec_dot[SV_TYPE_Q5_0] = sv_vec_dot_q5_0_q8_0_avx512_vnni;

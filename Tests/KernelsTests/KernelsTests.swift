@@ -799,6 +799,31 @@ struct X86OrderTests {
         #expect(checked > 0, "no block twin for \(typeName(t))")
     }
 
+    /// The register-tiled F16 product gives every output tinyBLAS's per-output bits, at every
+    /// tile edge (1–9 weight rows × 1–13 activation rows).
+    @Test func tinyBLASF16BlockMatchesItsOrder() throws {
+        let isas = x86ISAs.filter { sv_kernels_for($0).pointee.tinyblas_f16_block != nil }
+        try #require(!isas.isEmpty, "no table with the tiled F16 product on this CPU")
+        var rng = Rng(0x7B1A5)
+        let n = 768, rb = sv_row_bytes(SV_TYPE_F16, Int64(n))
+        for isa in isas {
+            let block = try #require(table(isa).pointee.tinyblas_f16_block)
+            for (nr, nc) in [(1, 1), (4, 6), (5, 7), (9, 13), (3, 2)] {
+                let w = (0..<nr).flatMap { _ in randomWeights(SV_TYPE_F16, n, &rng) }
+                let x = (0..<nc).flatMap { _ in convert(scalar, SV_TYPE_F16, randomActivations(n, &rng)) }
+                var got = [Float](repeating: .nan, count: nr * nc), want = got
+                w.withUnsafeBytes { wp in
+                    x.withUnsafeBytes { xp in
+                        block(Int64(n), wp.baseAddress, rb, Int64(nr), xp.baseAddress, rb, Int64(nc), &got, Int64(nr))
+                        sv_gemm_by_vec_dot(sv_vec_dot_f16_f16_tinyblas_generic, Int64(n), wp.baseAddress, rb, Int64(nr),
+                                           xp.baseAddress, rb, Int64(nc), &want, Int64(nr))
+                    }
+                }
+                #expect(got.map(\.bitPattern) == want.map(\.bitPattern), "\(isaName(isa)) \(nr)×\(nc)")
+            }
+        }
+    }
+
     /// The repacked Q8_0 product (16 weight rows per vector) gives every output the bits of the
     /// x86 tables' Q8_0 vec_dot, which is llama.cpp's; its scalar statement too.
     @Test func repackedQ8_0MatchesVecDot() throws {
