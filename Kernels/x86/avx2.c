@@ -1241,18 +1241,20 @@ void sv_fill_kernels_avx2(sv_kernels *k) {
     k->gemm[SV_TYPE_Q4_K] = sv_gemm_q4_K_q8_K_avx2;
     k->vec_dot[SV_TYPE_Q5_K] = sv_vec_dot_q5_K_q8_K_avx2;
     k->vec_dot[SV_TYPE_Q6_K] = sv_vec_dot_q6_K_q8_K_avx2;
-    k->resample_h_rgb8 = sv_resample_h_rgb8_avx2;
-    k->resample_v_u8 = sv_resample_v_u8_avx2;
+    // llama.cpp's tiled K-quant GEMM (8+ activation rows, weights not repacked).
     k->tiled[SV_TYPE_Q4_K] = sv_vec_dot_q4_K_q8_K_tiled_avx2;
-    k->tiled_block[SV_TYPE_Q4_K] = sv_gemm_q4_K_q8_K_tiled_avx2;
-    k->tiled_block[SV_TYPE_Q5_K] = sv_gemm_q5_K_q8_K_tiled_avx2;
-    k->repack_gemm_block[SV_TYPE_Q4_K] = sv_gemm_q4_K_q8_K_chain64_avx2;
     k->tiled[SV_TYPE_Q5_K] = sv_vec_dot_q5_K_q8_K_tiled_avx2;
     k->tiled[SV_TYPE_Q6_K] = sv_vec_dot_q6_K_q8_K_tiled_avx2;
+    k->tiled_block[SV_TYPE_Q4_K] = sv_gemm_q4_K_q8_K_tiled_avx2;
+    k->tiled_block[SV_TYPE_Q5_K] = sv_gemm_q5_K_q8_K_tiled_avx2;
     // llama.cpp repacks these for AVX2 and up (ggml_repack_get_optimal_repack_type).
     k->repack_gemv[SV_TYPE_Q4_0] = k->repack_gemm[SV_TYPE_Q4_0] = sv_vec_dot_q4_0_q8_0_chain_avx2;
     k->repack_gemv[SV_TYPE_Q4_K] = sv_vec_dot_q4_K_q8_K_chain_avx2;
     k->repack_gemm[SV_TYPE_Q4_K] = sv_vec_dot_q4_K_q8_K_chain64_avx2;
+    k->repack_gemm_block[SV_TYPE_Q4_K] = sv_gemm_q4_K_q8_K_chain64_avx2;
+
+    k->resample_h_rgb8 = sv_resample_h_rgb8_avx2;
+    k->resample_v_u8 = sv_resample_v_u8_avx2;
 
     k->attention_block_f32acc = sv_attention_block_f32acc_avx2;
     k->attention_row_f16acc = sv_attention_row_f16acc_avx2;
