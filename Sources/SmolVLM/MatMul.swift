@@ -82,9 +82,9 @@ public struct WeightMatrix: @unchecked Sendable {
     /// This matrix with a repacked copy for the table's faster Q8_0 product (16 rows per group,
     /// vpdpbusd-ready; sv_gemm_q8_0_r16), when the matrix is Q8_0 with a multiple of 16 rows and
     /// the best kernel table has that product; otherwise unchanged. Each output keeps the bits of
-    /// the table's Q8_0 vec_dot (llama.cpp's order), but the copy costs the matrix's size again,
-    /// so only the vision encoder, whose weights meet a thousand rows per tile, takes it. The
-    /// source's mapped pages are handed back to the kernel once copied.
+    /// the table's Q8_0 vec_dot (llama.cpp's order). The copy is the matrix's size again; the
+    /// source's mapped pages are handed back to the kernel once copied, so resident memory does
+    /// not grow (a later read of the source, e.g. an embedding row, pages it back in).
     public func repackedForSpeed() -> WeightMatrix {
         guard repacked == nil, let packed = RepackedQ8Matrix(self) else { return self }
         var copy = self

@@ -40,7 +40,8 @@ public struct LlamaModel: Sendable {
         func matrix(_ name: String, columns: Int, rows: Int) throws -> WeightMatrix {
             let t = try file.requireTensor(name)
             guard t.shape == [columns, rows] else { throw ModelError.tensorShape(tensor: name, expected: [columns, rows], found: t.shape) }
-            return try WeightMatrix(t, in: file)
+            // Q8_0 products then run on 16-row vectors, each output still in llama.cpp's order.
+            return try WeightMatrix(t, in: file).repackedForSpeed()
         }
         func vector(_ name: String, count: Int) throws -> [Float] {
             let t = try file.requireTensor(name)
