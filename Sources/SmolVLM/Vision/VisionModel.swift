@@ -280,6 +280,10 @@ public struct VisionModel: Sendable {
         }
         let x = ws.x, h = ws.h, q = ws.q, k = ws.k, v = ws.v, attn = ws.attn, up = ws.up
         let kHalf = ws.kHalf, vHalf = ws.vHalf, attnScratch = ws.attentionScratch
+        // Row-wise element work (norms, bias, GELU, residuals) on every thread, 16 rows a chunk.
+        func rows(_ body: (Int) -> Void) {
+            pool.parallelFor(n, granularity: 16) { range in for i in range { body(i) } }
+        }
         let attnBlockRows = VisionWorkspace.attentionBlockRows
         let attnScratchFloats = ws.attentionScratchFloats
 
@@ -297,10 +301,10 @@ public struct VisionModel: Sendable {
         let scale = 1 / Float(hd).squareRoot()
         for layer in layers {
             // x += Wo · attention(Wq·h + bq, Wk·h + bk, Wv·h + bv) + bo, h = LayerNorm(x)
-            for i in 0 ..< n { layerNorm(x + i * d, layer.norm1Weight, layer.norm1Bias, h + i * d) }
-            matmul(layer.wq, h, n, q); addBias(q, layer.bq, rows: n)
-            matmul(layer.wk, h, n, k); addBias(k, layer.bk, rows: n)
-            matmul(layer.wv, h, n, v); addBias(v, layer.bv, rows: n)
+            rows { i in layerNorm(x + i * d, layer.norm1Weight, layer.norm1Bias, h + i * d) }
+            matmul(layer.wq, h, n, q); addBias(q, layer.bq, rows: n, pool: pool)
+            matmul(layer.wk, h, n, k); addBias(k, layer.bk, rows: n, pool: pool)
+            matmul(layer.wv, h, n, v); addBias(v, layer.bv, rows: n, pool: pool)
             pool.parallelFor(n) { range in
                 for i in range {
                     toHalf(k + i * d, kHalf + i * d, Int64(d))
@@ -321,17 +325,17 @@ public struct VisionModel: Sendable {
                     job += pool.threadCount
                 }
             }
-            matmul(layer.wo, attn, n, h); addBias(h, layer.bo, rows: n)
-            for i in 0 ..< n * d { x[i] = h[i] + x[i] }
+            matmul(layer.wo, attn, n, h); addBias(h, layer.bo, rows: n, pool: pool)
+            rows { i in for j in i * d ..< (i + 1) * d { x[j] = h[j] + x[j] } }
 
             // x += W_down · gelu(W_up · h + b_up) + b_down, h = LayerNorm(x)
-            for i in 0 ..< n { layerNorm(x + i * d, layer.norm2Weight, layer.norm2Bias, h + i * d) }
-            matmul(layer.up, h, n, up); addBias(up, layer.upBias, rows: n)
-            for i in 0 ..< n * ff { up[i] = Self.gelu(up[i]) }
-            matmul(layer.down, up, n, h); addBias(h, layer.downBias, rows: n)
-            for i in 0 ..< n * d { x[i] = x[i] + h[i] }
+            rows { i in layerNorm(x + i * d, layer.norm2Weight, layer.norm2Bias, h + i * d) }
+            matmul(layer.up, h, n, up); addBias(up, layer.upBias, rows: n, pool: pool)
+            rows { i in for j in i * ff ..< (i + 1) * ff { up[j] = Self.gelu(up[j]) } }
+            matmul(layer.down, up, n, h); addBias(h, layer.downBias, rows: n, pool: pool)
+            rows { i in for j in i * d ..< (i + 1) * d { x[j] = x[j] + h[j] } }
         }
-        for i in 0 ..< n { layerNorm(x + i * d, postNormWeight, postNormBias, h + i * d) }
+        rows { i in layerNorm(x + i * d, postNormWeight, postNormBias, h + i * d) }
 
         // 3. Pixel shuffle (build_patch_merge_permute): the s×s block of patches at block (bx, by)
         //    becomes token by·(W/s) + bx with features ordered (row in block, column in block, e).
@@ -394,10 +398,14 @@ public struct VisionModel: Sendable {
         }
     }
 
-    private func addBias(_ y: UnsafeMutablePointer<Float>, _ b: [Float], rows: Int) {
+    private func addBias(_ y: UnsafeMutablePointer<Float>, _ b: [Float], rows: Int, pool: ThreadPool) {
         let width = b.count
-        for i in 0 ..< rows {
-            for j in 0 ..< width { y[i * width + j] += b[j] }
+        b.withUnsafeBufferPointer { bias in
+            pool.parallelFor(rows, granularity: 16) { range in
+                for i in range {
+                    for j in 0 ..< width { y[i * width + j] += bias[j] }
+                }
+            }
         }
     }
 
