@@ -5,6 +5,7 @@ import Darwin
 #endif
 import GGUF
 import Kernels
+import Synchronization
 
 /// One kernel table (an instruction set's implementations), immutable for the process.
 public struct KernelSet: @unchecked Sendable {
@@ -137,10 +138,11 @@ public enum MatMul {
             }
         }
         if let (packed, gemm) = fast {
+            let packedData = packed.data
             let sums = (converted + sumsOffset).assumingMemoryBound(to: Int32.self)
             sv_q8_0_quad_sums(converted, actRowBytes, Int64(m), Int64(cols), sums)
             pool.parallelFor(w.rows / 16) { groups in
-                gemm(Int64(cols), packed.data, Int64(groups.lowerBound), Int64(groups.upperBound),
+                gemm(Int64(cols), packedData, Int64(groups.lowerBound), Int64(groups.upperBound),
                      converted, actRowBytes, sums, Int64(m), y, Int64(w.rows))
             }
             return
@@ -179,20 +181,42 @@ public struct ScratchBuffer: ~Copyable {
 /// Q8_0 weights repacked 16 rows at a time for `sv_gemm_q8_0_r16` (the same bytes per block as
 /// Q8_0: quants regrouped, scales gathered). Immutable once made; shared by every thread.
 public final class RepackedQ8Matrix: @unchecked Sendable {
-    /// The repacked blocks (64-byte aligned).
-    let data: UnsafeMutableRawPointer
+    private let source: WeightMatrix
+    private let bytes: Int
+    private let lock = Mutex<UnsafeMutableRawPointer?>(nil)
 
-    /// Repacks `w`, or nil unless it is Q8_0 with a multiple of 16 rows and this CPU's best
-    /// kernel table has the repacked product.
+    /// Prepares `w` for repacking, or nil unless it is Q8_0 with a multiple of 16 rows and this
+    /// CPU's best kernel table has the repacked product. The copy is made on first use, so a
+    /// model's matrices take their copy's memory only once they are computed with (a text
+    /// decoder's copies do not sit next to the vision encoder's buffers while an image encodes).
     init?(_ w: WeightMatrix) {
-        let bytes = sv_q8_0_r16_bytes(Int64(w.rows), Int64(w.columns))
+        bytes = sv_q8_0_r16_bytes(Int64(w.rows), Int64(w.columns))
         guard w.type == .q8_0, bytes > 0, KernelSet.default.table.pointee.gemm_q8_0_r16 != nil else { return nil }
-        data = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
-        sv_repack_q8_0_r16(w.data, w.rowStride, Int64(w.rows), Int64(w.columns), data)
-        Self.releasePages(w.data, byteCount: w.rowStride * w.rows)
+        source = w
     }
 
-    deinit { data.deallocate() }
+    /// The repacked blocks (64-byte aligned), made by the first caller.
+    var data: UnsafeMutableRawPointer {
+        lock.withLock { data in
+            if let data { return data }
+            let made = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+            // A slice at a time, each slice's source pages released as soon as it is copied, so
+            // the copy never sits in memory next to the whole source (peak = copy + one slice).
+            let w = source
+            let sliceRows = 256
+            let groupBytes = bytes / (w.rows / 16)
+            for r0 in stride(from: 0, to: w.rows, by: sliceRows) {
+                let rows = min(sliceRows, w.rows - r0)
+                let slice = w.data + r0 * w.rowStride
+                sv_repack_q8_0_r16(slice, w.rowStride, Int64(rows), Int64(w.columns), made + (r0 / 16) * groupBytes)
+                Self.releasePages(slice, byteCount: rows * w.rowStride)
+            }
+            data = made
+            return made
+        }
+    }
+
+    deinit { lock.withLock { $0?.deallocate() } }
 
     /// The whole pages inside `[start, start + byteCount)` of a read-only file mapping are
     /// dropped from memory (read again from the file if ever touched): the copy replaces them.
