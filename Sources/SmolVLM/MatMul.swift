@@ -106,7 +106,8 @@ public struct WeightMatrix: @unchecked Sendable {
 /// (each output bit-identical to the vec_dot, so results do not depend on the thread count).
 /// Where llama.cpp's own order depends on the product's shape (repacked Q4_0/Q4_K weights,
 /// multi-row F16 products through llamafile's sgemm), `sv_matmul_rows_ggml` follows it, so `m`
-/// must be the whole batch.
+/// must be the whole batch. Q8_0 matrices with a repacked copy (``WeightMatrix/repackedForSpeed()``)
+/// go through `sv_gemm_q8_0_r16` instead, 16 outputs per vector, each with the vec_dot's bits.
 public enum MatMul {
     /// `y[j][r] = Σ_c w[r][c] · x[j][c]` for `m` activation rows of `w.columns` floats.
     ///
