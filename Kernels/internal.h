@@ -116,6 +116,20 @@ void sv_fill_kernels_neon_dotprod(sv_kernels *k);
 
 // MARK: - Shared helpers
 
+#if defined(__x86_64__) || defined(_M_X64)
+#include <immintrin.h>
+
+/// _mm512_reduce_add_ps as GCC expands it in ggml (sv_reduce16_gcc), on a 16-lane value held as
+/// two ymm halves; written out so the order does not rest on this compiler's expansion.
+__attribute__((target("avx")))
+static inline float sv_reduce16_halves(__m256 lo, __m256 hi) {
+    const __m256 a = _mm256_add_ps(hi, lo);
+    const __m128 b = _mm_add_ps(_mm256_extractf128_ps(a, 1), _mm256_castps256_ps128(a));
+    const __m128 c = _mm_add_ps(b, _mm_movehl_ps(b, b)); // b0 + b2, b1 + b3
+    return _mm_cvtss_f32(_mm_add_ss(c, _mm_movehdup_ps(c)));
+}
+#endif
+
 /// The 32 fifth bits of a Q5_0/Q5_1 block as one word: bit j belongs to element j. The
 /// bytes are little-endian in the file; assembling them keeps the read unaligned-safe
 /// and independent of the host's byte order.

@@ -42,10 +42,7 @@ static float sv_dot_bf16_tinyblas_avx2(int64_t n, const void *w, const void *x) 
         lo = _mm256_fmadd_ps(sv_bf16x8_load(a + l), sv_bf16x8_load(b + l), lo);
         hi = _mm256_fmadd_ps(sv_bf16x8_load(a + l + 8), sv_bf16x8_load(b + l + 8), hi);
     }
-    float v[16];
-    _mm256_storeu_ps(v, lo);
-    _mm256_storeu_ps(v + 8, hi);
-    return sv_reduce16_gcc(v);
+    return sv_reduce16_halves(lo, hi);
 }
 
 __attribute__((target("avx2,fma,f16c")))
@@ -60,11 +57,7 @@ static float sv_dot_f16_tinyblas_avx2(int64_t n, const void *w, const void *x) {
         lo = _mm256_fmadd_ps(a0, b0, lo);
         hi = _mm256_fmadd_ps(a1, b1, hi);
     }
-    const __m256 s8 = _mm256_add_ps(lo, hi);
-    const __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
-    float b4[4];
-    _mm_storeu_ps(b4, s4);
-    return (b4[0] + b4[2]) + (b4[1] + b4[3]);
+    return sv_reduce16_halves(lo, hi);
 }
 #endif
 

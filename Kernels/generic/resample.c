@@ -10,7 +10,6 @@ static inline uint8_t sv_clip8(int32_t v) {
 
 void sv_resample_h_rgb8_generic(const uint8_t *src, int64_t in_w, int64_t rows, uint8_t *dst, int64_t out_w,
                                 const int32_t *first, const int32_t *count, const int32_t *weights, int64_t ksize) {
-    (void)in_w;
     const int32_t half = 1 << (SV_RESAMPLE_PRECISION_BITS - 1);
     for (int64_t y = 0; y < rows; y++) {
         const uint8_t *row = src + y * in_w * 3;

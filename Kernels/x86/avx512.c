@@ -40,30 +40,12 @@
 #pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,fma,f16c,avx2")
 #endif
 
-// MARK: - ggml's reductions
-
-// _mm512_reduce_add_ps as GCC expands it in ggml (sv_reduce16_gcc), on a 16-lane value held as
-// two ymm halves; written out so the order does not rest on this compiler's expansion.
-static inline float sv_reduce16_ggml(__m256 lo, __m256 hi) {
-    const __m256 a = _mm256_add_ps(hi, lo);
-    const __m128 b = _mm_add_ps(_mm256_extractf128_ps(a, 1), _mm256_castps256_ps128(a));
-    const __m128 c = _mm_add_ps(b, _mm_movehl_ps(b, b)); // b0 + b2, b1 + b3
-    return _mm_cvtss_f32(_mm_add_ss(c, _mm_movehdup_ps(c)));
-}
-
-// ggml's hsum_float_8 (sv_reduce8_ggml).
-static inline float sv_hsum8_ggml(__m256 v) {
-    const __m128 b = _mm_add_ps(_mm256_extractf128_ps(v, 1), _mm256_castps256_ps128(v));
-    const __m128 c = _mm_add_ps(b, _mm_movehl_ps(b, b));
-    return _mm_cvtss_f32(_mm_add_ss(c, _mm_movehdup_ps(c)));
-}
+// MARK: - Helpers
 
 // 16 int32 lanes → 8: lane k + lane k + 8.
 static inline __m256i sv_fold_epi32(__m512i v) {
     return _mm256_add_epi32(_mm512_castsi512_si256(v), _mm512_extracti64x4_epi64(v, 1));
 }
-
-// MARK: - Helpers
 
 // f16 → f32 through vmovd + vcvtph2ps. (_cvtsh_ss lets clang load the half with a
 // vpinsrw that merges into an unrelated live register, typically an accumulator,
@@ -140,8 +122,8 @@ static float sv_vec_dot_bf16_bf16_avx512(int64_t n, const void *vw, const void *
     int64_t i = 0;
     for (; i + 32 <= n; i += 32)
         for (int q = 0; q < 4; q++) c[q] = _mm256_fmadd_ps(sv_bf16x8_to_f32(a + i + 8 * q), sv_bf16x8_to_f32(b + i + 8 * q), c[q]);
-    double sum = sv_reduce16_ggml(c[0], c[1]);
-    sum += sv_reduce16_ggml(c[2], c[3]);
+    double sum = sv_reduce16_halves(c[0], c[1]);
+    sum += sv_reduce16_halves(c[2], c[3]);
     for (; i < n; i++) sum += (double)(sv_bf16_to_fp32(a[i]) * sv_bf16_to_fp32(b[i]));
     return (float)sum;
 }
@@ -161,7 +143,7 @@ static float sv_vec_dot_f16_f16_avx512(int64_t n, const void *vw, const void *vx
     // Accumulator j is c[2j] (lanes 0-7) and c[2j+1] (lanes 8-15).
     const __m256 lo = _mm256_add_ps(_mm256_add_ps(c[0], c[4]), _mm256_add_ps(c[2], c[6]));
     const __m256 hi = _mm256_add_ps(_mm256_add_ps(c[1], c[5]), _mm256_add_ps(c[3], c[7]));
-    double sum = sv_reduce16_ggml(lo, hi);
+    double sum = sv_reduce16_halves(lo, hi);
     for (int64_t i = np; i < n; i++) sum += (double)(sv_fp16_to_fp32(a[i]) * sv_fp16_to_fp32(b[i]));
     return (float)sum;
 }
@@ -282,7 +264,7 @@ static float sv_vec_dot_q6_K_q8_K_avx512(int64_t n, const void *vw, const void *
         // the 8 lanes are ggml's AVX2 lanes exactly (integers, so any grouping is exact).
         acc = _mm256_fmadd_ps(_mm256_set1_ps(sv_h2f(w[i].d) * x[i].d), _mm256_cvtepi32_ps(sv_fold_epi32(sumi)), acc);
     }
-    return sv_hsum8_ggml(acc);
+    return sv_hsum_ps256(acc);
 }
 
 // gemm_q6_K_q8_K: sv_vec_dot_q6_K_q8_K_avx512's steps for each of RM × RN pairs (the same
@@ -371,7 +353,7 @@ static inline __attribute__((always_inline)) void sv_gemm_q6_K_q8_K_tile_avx512(
     for (int i = 0; i < RM; i++) {
         float t[4];
         _mm_storeu_ps(t, tacc[i]);
-        for (int j = 0; j < RN; j++) y[(int64_t)j * ys + i] = TILED ? t[j] : sv_hsum8_ggml(acc[i][j]);
+        for (int j = 0; j < RN; j++) y[(int64_t)j * ys + i] = TILED ? t[j] : sv_hsum_ps256(acc[i][j]);
     }
 }
 
@@ -1078,7 +1060,7 @@ static inline __attribute__((always_inline)) void sv_tinyblas_f16_tile(
     }
     for (int i = 0; i < RM; i++)
         for (int j = 0; j < RN; j++)
-            y[(int64_t)j * ys + i] = sv_reduce16_ggml(_mm512_castps512_ps256(acc[i][j]), _mm512_extractf32x8_ps(acc[i][j], 1));
+            y[(int64_t)j * ys + i] = sv_reduce16_halves(_mm512_castps512_ps256(acc[i][j]), _mm512_extractf32x8_ps(acc[i][j], 1));
 }
 
 #define SV_TB_TILE(RM, RN) \

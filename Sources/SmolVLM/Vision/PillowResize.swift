@@ -87,7 +87,8 @@ enum PillowResize {
                        pool: ThreadPool? = nil, kernels: KernelSet = .default) -> [UInt8] {
         var current = pixels
         let table = kernels.table.pointee
-        if newWidth != width, let pass = table.resample_h_rgb8 {
+        if newWidth != width {
+            let pass = table.resample_h_rgb8 ?? sv_resample_h_rgb8_generic
             let k = kernel(inSize: width, outSize: newWidth, filter: filter)
             var out = [UInt8](repeating: 0, count: newWidth * height * 3)
             current.withUnsafeBufferPointer { src in
@@ -101,8 +102,9 @@ enum PillowResize {
             }
             current = out
         }
-        let w = newWidth != width ? newWidth : width
-        if newHeight != height, let pass = table.resample_v_u8 {
+        let w = newWidth
+        if newHeight != height {
+            let pass = table.resample_v_u8 ?? sv_resample_v_u8_generic
             let k = kernel(inSize: height, outSize: newHeight, filter: filter)
             let rowElems = w * 3
             var out = [UInt8](repeating: 0, count: rowElems * newHeight)
