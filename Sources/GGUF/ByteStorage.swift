@@ -14,10 +14,15 @@ public final class ByteStorage: @unchecked Sendable {
     /// The whole file (or copy). Valid for as long as this object is alive: the mapping is
     /// unmapped, or the copy freed, when it is deallocated.
     public let bytes: UnsafeRawBufferPointer
+    /// True for a mapping of a file: its pages can be dropped from memory and read back from the
+    /// file on the next touch. False for an owned copy, whose dropped pages would come back zeroed.
+    public let isFileMapping: Bool
     private let release: @Sendable (UnsafeRawBufferPointer) -> Void
 
-    private init(bytes: UnsafeRawBufferPointer, release: @escaping @Sendable (UnsafeRawBufferPointer) -> Void) {
+    private init(bytes: UnsafeRawBufferPointer, isFileMapping: Bool,
+                 release: @escaping @Sendable (UnsafeRawBufferPointer) -> Void) {
         self.bytes = bytes
+        self.isFileMapping = isFileMapping
         self.release = release
     }
 
@@ -33,12 +38,12 @@ public final class ByteStorage: @unchecked Sendable {
         guard (st.st_mode & S_IFMT) == S_IFREG else { throw .cannotOpen(path: path, reason: "not a regular file") }
         let size = Int(st.st_size)
         if size == 0 {
-            return ByteStorage(bytes: UnsafeRawBufferPointer(start: nil, count: 0), release: { _ in })
+            return ByteStorage(bytes: UnsafeRawBufferPointer(start: nil, count: 0), isFileMapping: false, release: { _ in })
         }
         guard let base = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), base != MAP_FAILED else {
             throw .cannotOpen(path: path, reason: "mmap failed: " + String(cString: strerror(errno)))
         }
-        return ByteStorage(bytes: UnsafeRawBufferPointer(start: base, count: size)) { b in
+        return ByteStorage(bytes: UnsafeRawBufferPointer(start: base, count: size), isFileMapping: true) { b in
             munmap(UnsafeMutableRawPointer(mutating: b.baseAddress), b.count)
         }
     }
@@ -49,7 +54,7 @@ public final class ByteStorage: @unchecked Sendable {
         // 64-byte alignment so tensor views are as aligned as in a mapping.
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(count, 1), alignment: 64)
         _ = buffer.initializeMemory(as: UInt8.self, from: bytes)
-        return ByteStorage(bytes: UnsafeRawBufferPointer(start: buffer.baseAddress, count: count)) { b in
+        return ByteStorage(bytes: UnsafeRawBufferPointer(start: buffer.baseAddress, count: count), isFileMapping: false) { b in
             UnsafeMutableRawPointer(mutating: b.baseAddress)?.deallocate()
         }
     }

@@ -51,6 +51,8 @@ public struct WeightMatrix: @unchecked Sendable {
     public let data: UnsafeRawPointer
     /// A copy in the layout of a faster product (see ``repackedForSpeed()``), or nil.
     public private(set) var repacked: RepackedQ8Matrix?
+    /// Whether `data` lies in a file mapping, whose pages may be dropped once copied.
+    private var sourceIsFileMapping = false
 
     /// Wraps `rows` rows of `columns` elements of `type` at `data` (not copied; the caller keeps
     /// the memory alive).
@@ -78,16 +80,18 @@ public struct WeightMatrix: @unchecked Sendable {
             throw .invalidShape(tensor: tensor.name, shape: tensor.shape.map(UInt64.init), reason: "the tensor has no data")
         }
         try self.init(type: tensor.type, rows: tensor.rowCount, columns: tensor.rowLength, data: base)
+        sourceIsFileMapping = file.storage.isFileMapping
     }
 
     /// This matrix with a repacked copy for the table's faster Q8_0 product (16 rows per group,
     /// vpdpbusd-ready; sv_gemm_q8_0_r16), when the matrix is Q8_0 with a multiple of 16 rows and
     /// the best kernel table has that product; otherwise unchanged. Each output keeps the bits of
     /// the table's Q8_0 vec_dot (llama.cpp's order). The copy is the matrix's size again; the
-    /// source's mapped pages are handed back to the kernel once copied, so resident memory does
-    /// not grow (a later read of the source, e.g. an embedding row, pages it back in).
+    /// source's pages, when they are a file mapping, are handed back to the kernel once copied,
+    /// so resident memory does not grow (a later read of the source, e.g. an embedding row, pages
+    /// it back in from the file). Memory that is not a file mapping is left alone.
     public func repackedForSpeed() -> WeightMatrix {
-        guard repacked == nil, let packed = RepackedQ8Matrix(self) else { return self }
+        guard repacked == nil, let packed = RepackedQ8Matrix(self, releasingSource: sourceIsFileMapping) else { return self }
         var copy = self
         copy.repacked = packed
         return copy
@@ -183,6 +187,7 @@ public struct ScratchBuffer: ~Copyable {
 /// Q8_0: quants regrouped, scales gathered). Immutable once made; shared by every thread.
 public final class RepackedQ8Matrix: @unchecked Sendable {
     private let source: WeightMatrix
+    private let releasesSource: Bool
     private let bytes: Int
     private let lock = Mutex<UnsafeMutableRawPointer?>(nil)
 
@@ -190,10 +195,15 @@ public final class RepackedQ8Matrix: @unchecked Sendable {
     /// CPU's best kernel table has the repacked product. The copy is made on first use, so a
     /// model's matrices take their copy's memory only once they are computed with (a text
     /// decoder's copies do not sit next to the vision encoder's buffers while an image encodes).
-    init?(_ w: WeightMatrix) {
+    ///
+    /// With `releasingSource`, the source's pages are dropped from memory as they are copied:
+    /// only for a file mapping, which reads them back from the file if they are touched again
+    /// (anonymous memory would come back zeroed).
+    init?(_ w: WeightMatrix, releasingSource: Bool) {
         bytes = sv_q8_0_r16_bytes(Int64(w.rows), Int64(w.columns))
         guard w.type == .q8_0, bytes > 0, KernelSet.default.table.pointee.gemm_q8_0_r16 != nil else { return nil }
         source = w
+        releasesSource = releasingSource
     }
 
     /// The repacked blocks (64-byte aligned), made by the first caller.
@@ -210,7 +220,7 @@ public final class RepackedQ8Matrix: @unchecked Sendable {
                 let rows = min(sliceRows, w.rows - r0)
                 let slice = w.data + r0 * w.rowStride
                 sv_repack_q8_0_r16(slice, w.rowStride, Int64(rows), Int64(w.columns), made + (r0 / 16) * groupBytes)
-                Self.releasePages(slice, byteCount: rows * w.rowStride)
+                if releasesSource { Self.releasePages(slice, byteCount: rows * w.rowStride) }
             }
             data = made
             return made
