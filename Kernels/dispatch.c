@@ -61,6 +61,8 @@ static uint64_t sv_xgetbv0(void) {
 
 // CPUID says what the core implements; XCR0 says whether the OS saves the wider
 // registers across context switches. Both are needed before using YMM/ZMM.
+static int sv_x86_bf16;  // AVX512_BF16 (vdpbf16ps), for the peak loops only
+
 static void sv_detect_x86(int supported[SV_ISA_COUNT]) {
     unsigned a, b, c, d;
     if (!__get_cpuid(1, &a, &b, &c, &d)) return;
@@ -86,6 +88,10 @@ static void sv_detect_x86(int supported[SV_ISA_COUNT]) {
     supported[SV_ISA_AVX2] = avx2 && fma && f16c;
     supported[SV_ISA_AVX512] = supported[SV_ISA_AVX2] && os_zmm && avx512f && avx512bw && avx512vl && avx512dq;
     supported[SV_ISA_AVX512_VNNI] = supported[SV_ISA_AVX512] && avx512vnni;
+    if (supported[SV_ISA_AVX512] && __get_cpuid_max(0, NULL) >= 7) {
+        __cpuid_count(7, 1, a, b, c, d);
+        sv_x86_bf16 = (a >> 5) & 1;
+    }
 }
 #endif
 
@@ -125,6 +131,9 @@ static void sv_build_table(sv_isa isa) {
 #endif
     default: break;
     }
+#if defined(SV_ARCH_X86)
+    sv_fill_peak_x86(k, sv_x86_bf16);
+#endif
 }
 
 static void sv_init_tables(void) {

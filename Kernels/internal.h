@@ -107,6 +107,9 @@ static inline void sv_gemm_walk(const sv_gemm_tile_fn tiles[SV_GEMM_TILE_MAX * S
 void sv_fill_kernels_avx2(sv_kernels *k);
 void sv_fill_kernels_avx512(sv_kernels *k);
 void sv_fill_kernels_avx512_vnni(sv_kernels *k);
+/// The register-only peak loops (x86/peak.c) for the table's instruction set; `bf16` when the
+/// CPU has AVX512_BF16.
+void sv_fill_peak_x86(sv_kernels *k, int bf16);
 #endif
 
 #if defined(__aarch64__) || defined(_M_ARM64)

@@ -139,6 +139,9 @@ typedef void (*sv_gemm_fn)(int64_t n, const void *w, size_t w_stride, int64_t nr
 /// y[i] = silu(g[i]) · u[i] for n elements (see sv_swiglu_f32 for the numerics).
 typedef void (*sv_swiglu_fn)(int64_t n, const float *g, const float *u, float *y);
 
+/// ggml's GELU through its f16 table (see sv_gelu_f16_table for the numerics); `x == y` allowed.
+typedef void (*sv_gelu_fn)(int64_t n, const float *x, float *y, const float *table);
+
 /// sv_attention_block_f32acc's signature (see there); twins give bit-identical outputs.
 typedef void (*sv_attention_block_f32acc_fn)(int64_t d, int64_t n_rows, const float *q, int64_t q_stride,
                                              const sv_half *keys, const sv_half *values, int64_t kv_stride,
@@ -165,6 +168,26 @@ typedef void (*sv_resample_h_rgb8_fn)(const uint8_t *src, int64_t in_w, int64_t 
                                       const int32_t *first, const int32_t *count, const int32_t *weights, int64_t ksize);
 typedef void (*sv_resample_v_u8_fn)(const uint8_t *src, int64_t row_elems, uint8_t *dst, int64_t out_h0, int64_t out_h1,
                                     const int32_t *first, const int32_t *count, const int32_t *weights, int64_t ksize);
+
+/// The machine's limits, measured: each loop runs one instruction (or one fixed mix) on
+/// independent register accumulators, with no loads or stores, so its rate on every core at once
+/// is the most that instruction can give. Kernels are reported as a share of the loop their inner
+/// loop is bound by.
+typedef enum sv_peak {
+    SV_PEAK_INT8 = 0,      // int8 multiply-adds: vpdpbusd (VNNI), vpmaddubsw+vpmaddwd (AVX2), sdot
+    SV_PEAK_F32 = 1,       // f32 FMA, the widest vector the table uses
+    SV_PEAK_BF16 = 2,      // bf16 pair dot products into f32 (vdpbf16ps)
+    // The per-block mix llama.cpp's Q8_0 order costs (sv_gemm_q8_0_r16_fn): for 4 int8 products
+    // in each of a vector's lanes, one integer dot, one int→float conversion and one FMA. It
+    // bounds any product that keeps that order, however it is tiled.
+    SV_PEAK_Q8_0_ORDERED = 3,
+    SV_PEAK_COUNT = 4,
+} sv_peak;
+
+/// Runs `iterations` of a register-only loop on the calling thread and returns the operations
+/// it performed (a multiply-add counts two). A value that depends on every accumulator is
+/// stored to *sink so the loop cannot be dropped.
+typedef double (*sv_peak_fn)(int64_t iterations, float *sink);
 
 /// Q8_0 weights repacked 16 rows at a time (Kernels/generic/gemm_q8_0_r16.c): for one block of
 /// 32 columns, the 16 rows' quants as [k4][row][4], each stored + 128, then their scales.
@@ -214,6 +237,7 @@ typedef struct sv_kernels {
     // Register-tiled twin of the tinyBLAS order of batched F16 products (sv_matmul_rows_ggml).
     sv_gemm_fn tinyblas_f16_block;
     sv_swiglu_fn swiglu;
+    sv_gelu_fn gelu;
     sv_resample_h_rgb8_fn resample_h_rgb8;
     sv_resample_v_u8_fn resample_v_u8;
     // The repacked Q8_0 product (sv_gemm_q8_0_r16_fn); NULL where repacking does not pay.
@@ -221,6 +245,10 @@ typedef struct sv_kernels {
     sv_attention_block_f32acc_fn attention_block_f32acc;
     sv_attention_row_f16acc_fn attention_row_f16acc;
     sv_attention_row_f16acc_fn attention_row_f16acc_partial;
+    // Register-only throughput loops (sv_peak_fn), indexed by sv_peak; NULL where the table's
+    // instruction set lacks the instruction. peak_instruction names what each one runs.
+    sv_peak_fn peak[SV_PEAK_COUNT];
+    const char *peak_instruction[SV_PEAK_COUNT];
 } sv_kernels;
 
 /// Table lookups for callers that cannot index C arrays (Swift imports them as tuples).
@@ -326,6 +354,12 @@ void sv_rms_norm_f32(int64_t n, const float *x, const float *w, float eps, float
 /// (ggml_v_expf, not libm) for whole groups of 16, libm's expf for the n % 16 leftovers, so
 /// callers go one row at a time. Portable scalar reference; tables carry faster twins.
 void sv_swiglu_f32(int64_t n, const float *g, const float *u, float *y);
+
+/// ggml_vec_gelu_f32 with GGML_GELU_FP16 (its default): y[i] = 0 for x[i] ≤ −10, x[i] for
+/// x[i] ≥ 10, otherwise table[h] with h the bits of x[i] rounded to f16 (round to nearest even,
+/// NaN as vcvtps2ph makes it). `table` holds 65536 floats, the GELU of every f16 value as ggml
+/// tabulates it. `x == y` is allowed.
+void sv_gelu_f16_table(int64_t n, const float *x, float *y, const float *table);
 
 /// The scalar resampling passes (see sv_resample_h_rgb8_fn), the oracle of every table's twins.
 void sv_resample_h_rgb8_generic(const uint8_t *src, int64_t in_w, int64_t rows, uint8_t *dst, int64_t out_w,

@@ -53,9 +53,13 @@ public struct KernelBench {
         self.minimumSeconds = minimumSeconds
     }
 
+    /// Times one product at `shape` through `MatMul.multiply`, with the weights as the engine
+    /// holds them: Q8_0 matrices repacked (``WeightMatrix/repackedForSpeed()``) when `kernels`
+    /// has the repacked product, since models do that at load.
     public func measure(type: GGMLType, shape: Shape, kernels: KernelSet) -> Result {
         let weights = SyntheticWeights.make(type: type, rows: shape.rows, columns: shape.columns, seed: 42)
-        let w = try! WeightMatrix(type: type, rows: shape.rows, columns: shape.columns, data: weights.pointer)
+        var w = try! WeightMatrix(type: type, rows: shape.rows, columns: shape.columns, data: weights.pointer)
+        if kernels.table.pointee.gemm_q8_0_r16 != nil { w = w.repackedForSpeed() }
         let x = SyntheticWeights.activations(count: shape.batch * shape.columns, seed: 7)
         var y = [Float](repeating: 0, count: shape.batch * shape.rows)
         var scratch = ScratchBuffer()
@@ -79,5 +83,59 @@ public struct KernelBench {
         let bytes = w.rowStride * w.rows
         let ops = 2.0 * Double(shape.rows) * Double(shape.columns) * Double(shape.batch)
         return Result(seconds: best, weightBytes: bytes, operations: ops)
+    }
+
+    /// A register-only loop's rate on every thread of the pool at once, in 10^9 operations per
+    /// second (a multiply-add counts two), best of repeated runs; nil where `kernels` has no such
+    /// loop. This is the machine's limit for the instruction the loop runs, measured in the same
+    /// sitting as the kernels it is compared with.
+    public func peak(_ kind: sv_peak, kernels: KernelSet) -> Double? {
+        guard let loop = Self.peakLoop(kind, kernels) else { return nil }
+        let threads = pool.threadCount
+        var iterations = 1 << 14
+        // Grow the run until one pass takes a tenth of the budget (clock noise then negligible).
+        while true {
+            let s = timeOnAllThreads(loop, iterations: iterations).seconds
+            if s >= minimumSeconds / 10 || iterations >= 1 << 40 { break }
+            iterations *= s > 0 ? max(2, Int(minimumSeconds / 10 / s) + 1) : 16
+        }
+        var best = Double.infinity
+        var total = 0.0
+        var operations = 0.0
+        while total < minimumSeconds || best == .infinity {
+            let (s, ops) = timeOnAllThreads(loop, iterations: iterations)
+            best = min(best, s)
+            total += s
+            operations = ops
+        }
+        return operations * Double(threads) / best / 1e9
+    }
+
+    /// The name of the instruction (or mix) a peak loop runs, nil where there is none.
+    public static func peakInstruction(_ kind: sv_peak, _ kernels: KernelSet) -> String? {
+        guard kind.rawValue < SV_PEAK_COUNT.rawValue else { return nil }
+        let name = withUnsafeBytes(of: kernels.table.pointee.peak_instruction) { raw in
+            raw.bindMemory(to: UnsafePointer<CChar>?.self)[Int(kind.rawValue)]
+        }
+        return name.map { String(cString: $0) }
+    }
+
+    private static func peakLoop(_ kind: sv_peak, _ kernels: KernelSet) -> sv_peak_fn? {
+        guard kind.rawValue < SV_PEAK_COUNT.rawValue else { return nil }
+        return withUnsafeBytes(of: kernels.table.pointee.peak) { raw in
+            raw.bindMemory(to: sv_peak_fn?.self)[Int(kind.rawValue)]
+        }
+    }
+
+    private func timeOnAllThreads(_ loop: sv_peak_fn, iterations: Int) -> (seconds: Double, operations: Double) {
+        let clock = ContinuousClock()
+        let start = clock.now
+        var ops = 0.0
+        pool.run { i in
+            var sink: Float = 0
+            let done = loop(Int64(iterations), &sink)
+            if i == 0 { ops = done }
+        }
+        return ((clock.now - start).seconds, ops)
     }
 }

@@ -19,7 +19,15 @@ struct BenchKernels: ParsableCommand {
         discussion: """
         GB/s counts weight bytes streamed (decode is bound by it); GOP/s counts a multiply-add as two \
         operations. Each figure is the best of repeated runs. The ratio column is the SIMD figure over \
-        the scalar reference's.
+        the scalar reference's. Products go through the engine's path (Q8_0 weights repacked as models \
+        repack them at load).
+
+        The peak lines time register-only loops of the instructions the kernels are bound by (int8 \
+        multiply-adds, f32 FMA, bf16 dot products) on every thread at once, in the same run; the \
+        "peak" column is each product's GOP/s as a share of its type's loop (int8 for quantized \
+        weights, f32 FMA for F32/F16/BF16). For Q8_0 the "ordered" share compares with the loop of \
+        the instruction mix llama.cpp's summation order costs (one integer dot, one conversion and \
+        one FMA per 4 products a lane), the ceiling of any product that keeps that order.
         """
     )
 
@@ -51,8 +59,19 @@ struct BenchKernels: ParsableCommand {
 
         print("smolvlm bench kernels: \(threads) thread(s); ISAs on this CPU: "
               + KernelSet.supported.map(\.name).joined(separator: ", ") + "; engine default: \(KernelSet.default.name)")
+        // The machine's limits, per SIMD table, measured now so they share the kernels' conditions.
+        var peaks: [[sv_peak: Double]] = []
+        for k in simd {
+            var found: [sv_peak: Double] = [:]
+            for kind in [SV_PEAK_INT8, SV_PEAK_F32, SV_PEAK_BF16, SV_PEAK_Q8_0_ORDERED] {
+                guard let rate = bench.peak(kind, kernels: k), let name = KernelBench.peakInstruction(kind, k) else { continue }
+                found[kind] = rate
+                print("peak \(k.name): \(Self.peakLabel(kind)) (\(name)) \(fmt(rate)) GOP/s on \(threads) thread(s)")
+            }
+            peaks.append(found)
+        }
         var header = "type  shape              " + "scalar GB/s  GOP/s".leftPad(19)
-        for k in simd { header += "  " + "\(k.name) GB/s  GOP/s".leftPad(22) + "  ratio" }
+        for k in simd { header += "  " + "\(k.name) GB/s  GOP/s".leftPad(22) + "  ratio   peak" }
         print(header)
         for type in selected {
             for shape in shapes {
@@ -67,14 +86,29 @@ struct BenchKernels: ParsableCommand {
                 var line = type.name.padding(toLength: 6, withPad: " ", startingAt: 0)
                     + shape.description.padding(toLength: 19, withPad: " ", startingAt: 0)
                     + fmt(s.gigabytesPerSecond).leftPad(11) + fmt(s.gigaOpsPerSecond).leftPad(8)
-                for k in simd {
+                for (k, peak) in zip(simd, peaks) {
                     let r = bench.measure(type: type, shape: shape, kernels: k)
                     line += fmt(r.gigabytesPerSecond).leftPad(16) + fmt(r.gigaOpsPerSecond).leftPad(8)
                         + (String(format: "%.1f", s.seconds / r.seconds) + "x").leftPad(7)
+                    let bound = [.f32, .f16, .bf16].contains(type) ? SV_PEAK_F32 : SV_PEAK_INT8
+                    line += (peak[bound].map { String(format: "%.0f%%", 100 * r.gigaOpsPerSecond / $0) } ?? "-").leftPad(7)
+                    if type == .q8_0, k.table.pointee.gemm_q8_0_r16 != nil, let ordered = peak[SV_PEAK_Q8_0_ORDERED] {
+                        line += String(format: " (%.0f%% of ordered)", 100 * r.gigaOpsPerSecond / ordered)
+                    }
                 }
                 print(line + "   " + shape.label)
                 fflush(nil)  // flush every stream: rows appear as they are measured
             }
+        }
+    }
+
+    private static func peakLabel(_ kind: sv_peak) -> String {
+        switch kind {
+        case SV_PEAK_INT8: "int8 multiply-add"
+        case SV_PEAK_F32: "f32 FMA"
+        case SV_PEAK_BF16: "bf16 dot"
+        case SV_PEAK_Q8_0_ORDERED: "Q8_0 in llama.cpp's order"
+        default: "loop \(kind.rawValue)"
         }
     }
 

@@ -586,6 +586,33 @@ struct AttentionTests {
             #expect(got == want, "\(isaName(isa))")
         }
     }
+
+    /// The GELU twins look up the same table entry as the scalar kernel for every input: all f16
+    /// values, random bit patterns, the ±10 cut-offs and their neighbours, infinities, NaN, and
+    /// lengths that leave a tail; in place as well. The table is random so a wrong index shows.
+    @Test func geluTableLookupIsBitIdentical() {
+        var rng = Rng(0x6E1D)
+        let lookup = (0...0xFFFF).map { _ in Float.random(in: -4 ... 4, using: &rng) }
+        var xs = (0...0xFFFF).map { sv_fp16_to_fp32(UInt16($0)) }
+        xs += (0..<4096).map { _ in Float(bitPattern: UInt32.random(in: 0...UInt32.max, using: &rng)) }
+        xs += [-10, 10, (-10 as Float).nextUp, (-10 as Float).nextDown, (10 as Float).nextUp, (10 as Float).nextDown,
+               9.999, -9.999, 65520, -65520, .infinity, -.infinity, .nan, -.nan, 0, -0.0]
+        for isa in simdISAs() {
+            guard let gelu = table(isa).pointee.gelu else { continue }
+            for n in [xs.count, 37, 16, 9, 1] {
+                let x = Array(xs.suffix(n))
+                var want = [Float](repeating: 1, count: n), got = want, inPlace = x
+                lookup.withUnsafeBufferPointer { t in
+                    sv_gelu_f16_table(Int64(n), x, &want, t.baseAddress)
+                    gelu(Int64(n), x, &got, t.baseAddress)
+                    inPlace.withUnsafeMutableBufferPointer { gelu(Int64(n), $0.baseAddress, $0.baseAddress, t.baseAddress) }
+                }
+                let wrong = zip(got, want).filter { $0.bitPattern != $1.bitPattern }.count
+                let wrongInPlace = zip(inPlace, want).filter { $0.bitPattern != $1.bitPattern }.count
+                #expect(wrong == 0 && wrongInPlace == 0, "\(isaName(isa)) n=\(n): \(wrong) outputs differ, \(wrongInPlace) in place")
+            }
+        }
+    }
 }
 
 // MARK: - Register-tiled matrix products
@@ -948,6 +975,37 @@ struct ResampleTests {
                 v(src, Int64(elems), &got, 0, Int64(outH / 2), kk.first, kk.count, kk.weights, Int64(ksize))
                 v(src, Int64(elems), &got, Int64(outH / 2), Int64(outH), kk.first, kk.count, kk.weights, Int64(ksize))
                 #expect(got == want, "\(isaName(isa)) vertical \(inH)→\(outH) × \(elems)")
+            }
+        }
+    }
+}
+
+// MARK: - Peak loops
+
+@Suite("Register-only peak loops")
+struct PeakLoopTests {
+    /// Every x86 SIMD table carries the loops `smolvlm bench kernels` divides by: the int8
+    /// multiply-add and the f32 FMA its kernels are bound by (and, with VNNI, the mix of llama.cpp's
+    /// Q8_0 order), each named, counting the operations it ran and leaving a finite value behind.
+    @Test func x86TablesMeasureTheirInstructions() throws {
+        try #require(!x86ISAs.isEmpty, "no x86 SIMD table on this CPU")
+        for isa in x86ISAs {
+            let k = table(isa)
+            var kinds = [SV_PEAK_INT8, SV_PEAK_F32]
+            if isa == SV_ISA_AVX512_VNNI { kinds.append(SV_PEAK_Q8_0_ORDERED) }
+            for kind in kinds {
+                let (loop, name) = withUnsafeBytes(of: k.pointee.peak) { loops in
+                    withUnsafeBytes(of: k.pointee.peak_instruction) { names in
+                        (loops.bindMemory(to: sv_peak_fn?.self)[Int(kind.rawValue)],
+                         names.bindMemory(to: UnsafePointer<CChar>?.self)[Int(kind.rawValue)])
+                    }
+                }
+                let run = try #require(loop, "\(isaName(isa)): no peak loop \(kind.rawValue)")
+                #expect(name.map { String(cString: $0).isEmpty } == false, "\(isaName(isa)): loop \(kind.rawValue) unnamed")
+                var sink: Float = .nan
+                let once = run(1000, &sink), twice = run(2000, &sink)
+                #expect(once > 0 && twice == 2 * once, "\(isaName(isa)) loop \(kind.rawValue): \(once) then \(twice) operations")
+                #expect(sink.isFinite, "\(isaName(isa)) loop \(kind.rawValue) left \(sink)")
             }
         }
     }
