@@ -47,6 +47,13 @@ void sv_swiglu_f32(int64_t n, const float *g, const float *u, float *y) {
     for (; i < n; i++) y[i] = (g[i] / (1.0f + expf(-g[i]))) * u[i];
 }
 
+void sv_gelu_f16_table(int64_t n, const float *x, float *y, const float *table) {
+    for (int64_t i = 0; i < n; i++) {
+        const float v = x[i];
+        y[i] = v <= -10.0f ? 0.0f : v >= 10.0f ? v : table[sv_fp32_to_fp16(v)];
+    }
+}
+
 // ggml_vec_dot_f16 on an AVX-512 build (vec.cpp, GGML_SIMD with simd-mappings.h's __AVX512F__
 // F16 macros, no AVX512-FP16): 64 elements per step in four 16-lane f32 accumulators (an
 // f16·f16 product is exact in f32, so each FMA is one rounded add), reduced as

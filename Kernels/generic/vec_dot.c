@@ -261,6 +261,7 @@ void sv_fill_kernels_generic(sv_kernels *k) {
     k->vec_dot[SV_TYPE_Q6_K] = sv_vec_dot_q6_K_q8_K_generic;
 
     k->swiglu = sv_swiglu_f32;
+    k->gelu = sv_gelu_f16_table;
     k->resample_h_rgb8 = sv_resample_h_rgb8_generic;
     k->resample_v_u8 = sv_resample_v_u8_generic;
     k->attention_block_f32acc = sv_attention_block_f32acc;

@@ -773,6 +773,23 @@ static void sv_gemm_q5_K_q8_K_tiled_avx2(int64_t n, const void *w, size_t ws, in
     sv_gemm_walk(tiles, 1, 4, n / SV_QK_K, w, ws, nr, x, xs, nc, y, ys);
 }
 
+// MARK: - GELU
+
+// sv_gelu_f16_table 8 lanes at a time (see the AVX-512 twin): vcvtps2ph rounds as the scalar
+// path does, a gather reads the table, compares take the ±10 cut-offs.
+static void sv_gelu_f16_table_avx2(int64_t n, const float *x, float *y, const float *table) {
+    const int64_t nv = n - n % 8;
+    for (int64_t i = 0; i < nv; i += 8) {
+        const __m256 v = _mm256_loadu_ps(x + i);
+        const __m256i h = _mm256_cvtepu16_epi32(_mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+        __m256 g = _mm256_i32gather_ps(table, h, 4);
+        g = _mm256_blendv_ps(g, v, _mm256_cmp_ps(v, _mm256_set1_ps(10.0f), _CMP_GE_OQ));
+        g = _mm256_and_ps(g, _mm256_cmp_ps(v, _mm256_set1_ps(-10.0f), _CMP_NLE_UQ));
+        _mm256_storeu_ps(y + i, g);
+    }
+    if (nv < n) sv_gelu_f16_table(n - nv, x + nv, y + nv, table);
+}
+
 // MARK: - Image resampling
 
 // Twins of Kernels/generic/resample.c. int32 products of a byte and a 22-bit weight, summed
@@ -1222,6 +1239,7 @@ static void sv_gemm_q4_K_q8_K_avx2(int64_t n, const void *w, size_t ws, int64_t 
 // Not compiled for AVX2 itself: it only stores pointers, and the dispatcher may call
 // it before knowing anything about the CPU.
 void sv_fill_kernels_avx2(sv_kernels *k) {
+    k->gelu = sv_gelu_f16_table_avx2;
     k->from_float[SV_TYPE_Q8_0] = sv_quantize_row_q8_0_avx2;
     k->from_float[SV_TYPE_Q8_1] = sv_quantize_row_q8_1_avx2;
     // Q8_K stays generic: it is O(n) per activation row and already exact.

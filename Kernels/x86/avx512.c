@@ -460,6 +460,24 @@ static void sv_swiglu_f32_avx512(int64_t n, const float *g, const float *u, floa
     if (nv < n) sv_swiglu_f32(n - nv, g + nv, u + nv, y + nv); // < 16 left: libm's expf
 }
 
+// MARK: - GELU
+
+// sv_gelu_f16_table 16 lanes at a time: vcvtps2ph is the scalar path's f16 rounding (NaN
+// included), a gather reads the table, and two masks take the ±10 cut-offs, so every lane has
+// the scalar result's bits.
+static void sv_gelu_f16_table_avx512(int64_t n, const float *x, float *y, const float *table) {
+    const int64_t nv = n - n % 16;
+    for (int64_t i = 0; i < nv; i += 16) {
+        const __m512 v = _mm512_loadu_ps(x + i);
+        const __m512i h = _mm512_cvtepu16_epi32(_mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+        __m512 g = _mm512_i32gather_ps(h, table, 4);
+        g = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, _mm512_set1_ps(10.0f), _CMP_GE_OQ), g, v);
+        g = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, _mm512_set1_ps(-10.0f), _CMP_NLE_UQ), g);
+        _mm512_storeu_ps(y + i, g);
+    }
+    if (nv < n) sv_gelu_f16_table(n - nv, x + nv, y + nv, table);
+}
+
 // MARK: - Attention
 
 // Twins of Kernels/generic/transformer.c's attention, bit-identical: every float operation
@@ -799,6 +817,7 @@ void sv_fill_kernels_avx512(sv_kernels *k) {
     k->gemm[SV_TYPE_Q6_K] = sv_gemm_q6_K_q8_K_avx512;
     k->tiled_block[SV_TYPE_Q6_K] = sv_gemm_q6_K_q8_K_tiled_avx512;
     k->swiglu = sv_swiglu_f32_avx512;
+    k->gelu = sv_gelu_f16_table_avx512;
     k->attention_block_f32acc = sv_attention_block_f32acc_avx512;
     k->attention_row_f16acc = sv_attention_row_f16acc_avx512;
     k->attention_row_f16acc_partial = sv_attention_row_f16acc_partial_avx512;

@@ -284,6 +284,7 @@ public struct VisionModel: Sendable {
         func rows(_ body: (Int) -> Void) {
             pool.parallelFor(n, granularity: 16) { range in for i in range { body(i) } }
         }
+        let gelu = kernels.table.pointee.gelu ?? sv_gelu_f16_table
         let attnBlockRows = VisionWorkspace.attentionBlockRows
         let attnScratchFloats = ws.attentionScratchFloats
 
@@ -331,7 +332,9 @@ public struct VisionModel: Sendable {
             // x += W_down · gelu(W_up · h + b_up) + b_down, h = LayerNorm(x)
             rows { i in layerNorm(x + i * d, layer.norm2Weight, layer.norm2Bias, h + i * d) }
             matmul(layer.up, h, n, up); addBias(up, layer.upBias, rows: n, pool: pool)
-            rows { i in for j in i * ff ..< (i + 1) * ff { up[j] = Self.gelu(up[j]) } }
+            Self.geluTable.withUnsafeBufferPointer { table in
+                rows { i in gelu(Int64(ff), up + i * ff, up + i * ff, table.baseAddress) }
+            }
             matmul(layer.down, up, n, h); addBias(h, layer.downBias, rows: n, pool: pool)
             rows { i in for j in i * d ..< (i + 1) * d { x[j] = x[j] + h[j] } }
         }
@@ -367,23 +370,25 @@ public struct VisionModel: Sendable {
         let cols = 3 * p * p
         let im2col = ws.im2col, y = ws.patchOutput
         let half = im2colType == .f16
+        guard let toHalf = sv_kernels_from_float(kernels.table, SV_TYPE_F16) else {
+            preconditionFailure("kernel table \(kernels.name) lacks f16 conversion")
+        }
         tile.withUnsafeBufferPointer { t in
             let src = t.baseAddress!
             pool.parallelFor(n) { range in
-                for patch in range {
-                    let oy = patch / w, ox = patch % w
-                    for ch in 0 ..< 3 {
-                        for ky in 0 ..< p {
-                            for kx in 0 ..< p {
-                                let value = src[((oy * p + ky) * side + ox * p + kx) * 3 + ch]
-                                let idx = patch * cols + (ch * p + ky) * p + kx
-                                if half {
-                                    im2col.storeBytes(of: sv_fp32_to_fp16(value), toByteOffset: idx * 2, as: sv_half.self)
-                                } else {
-                                    im2col.storeBytes(of: value, toByteOffset: idx * 4, as: Float.self)
+                // One patch's row gathered in f32, then rounded to f16 in one vector pass.
+                withUnsafeTemporaryAllocation(of: Float.self, capacity: cols) { row in
+                    for patch in range {
+                        let oy = patch / w, ox = patch % w
+                        let out = half ? row.baseAddress! : (im2col + patch * cols * 4).assumingMemoryBound(to: Float.self)
+                        for ch in 0 ..< 3 {
+                            for ky in 0 ..< p {
+                                for kx in 0 ..< p {
+                                    out[(ch * p + ky) * p + kx] = src[((oy * p + ky) * side + ox * p + kx) * 3 + ch]
                                 }
                             }
                         }
+                        if half { toHalf(out, im2col + patch * cols * 2, Int64(cols)) }
                     }
                 }
             }
@@ -441,19 +446,15 @@ public struct VisionModel: Sendable {
         for j in 0 ..< n { y[j] = (y[j] * scale) * weight[j] + bias[j] }
     }
 
-    /// ggml_vec_gelu_f32 with GGML_GELU_FP16: the tanh GELU looked up at x rounded to f16,
-    /// result rounded to f16; x ≤ −10 gives 0 and x ≥ 10 passes through.
+    /// The table of ggml_vec_gelu_f32 with GGML_GELU_FP16, as the `gelu` kernels look it up: the
+    /// tanh GELU of every f16 value, rounded to f16 (x ≤ −10 gives 0 and x ≥ 10 passes through,
+    /// in the kernel).
     static let geluTable: [Float] = (0 ..< 65536).map { i in
         let f = sv_fp16_to_fp32(UInt16(i))
         let g = 0.5 * f * (1 + tanhf(0.79788456080286535587989211986876 * f * Float(1).addingProduct(0.044715 * f, f)))
         return sv_fp16_to_fp32(sv_fp32_to_fp16(g))
     }
 
-    @inline(__always) static func gelu(_ x: Float) -> Float {
-        if x <= -10 { return 0 }
-        if x >= 10 { return x }
-        return geluTable[Int(sv_fp32_to_fp16(x))]
-    }
 }
 
 /// The buffers one tile's encode works in, made once and reused for every tile (one tile at a
