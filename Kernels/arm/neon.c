@@ -3,6 +3,9 @@
 // Contract (see Kernels/include/kernels.h): from_float entries produce bytes
 // identical to the generic scalar oracle; vec_dot entries compute every integer
 // partial sum exactly and differ from the oracle only in float accumulation order.
+// The repacked Q8_0 product gives the bits of its generic oracle (llama.cpp's x86
+// order, not this file's Q8_0 vec_dot: it is its own summation, used for every
+// product of a repacked matrix).
 //
 // The plain NEON dots widen with vmull_s8 / vmlal_s8 into int16 and pairwise
 // accumulate into int32 with vpadalq_s16 / vmlal_n_s16. How many int8 products may
@@ -843,6 +846,110 @@ static float sv_vec_dot_q6_K_q8_K_neon_dotprod(int64_t n, const void *vw, const 
     return sumf;
 }
 
+// MARK: - Repacked Q8_0 product
+
+// sv_gemm_q8_0_r16_generic with 4 outputs per register. The 16 bytes at q[l][4r'..4r'+3] of a
+// layout block are lane l's 4 quants of 4 weight rows; XOR 0x80 gives back the signed quants,
+// so one 4-byte dot against the activation's bytes 4l..4l+3 is that lane's integer for 4
+// outputs. The oracle starts the lane at −128·Σx and adds the biased quants' products instead,
+// which is the same integer (both are exact), so the twins do not read `qsums`. Then, as the
+// oracle: the conversion (exact, |lane| <= 4·128·128), the FMA into lane l's accumulator block
+// after block, and hsum_float_8's adds across the 8 lane accumulators of each output.
+//
+// Tile: RQ quads of weight rows (4 rows each) × A activation rows, 8·RQ·A accumulators
+// (16 for the two shapes used, leaving room for the operands in 32 registers). The integer
+// dot is the only difference between the two tables, so the tile is written once, as a macro
+// over the lane dot (a dotprod function cannot be inlined into a baseline one).
+#define SV_Q8R16_TILE_BODY(LANE_DOT, RQ, A, nb, w, rq0, x, xs, y, ys)                                 \
+    do {                                                                                           \
+        float32x4_t facc[2][2][8];                                                                 \
+        for (int r = 0; r < (RQ); r++)                                                             \
+            for (int a = 0; a < (A); a++)                                                          \
+                for (int l = 0; l < 8; l++) facc[r][a][l] = vdupq_n_f32(0.0f);                     \
+        const int8x16_t bias = vdupq_n_s8((int8_t)0x80);                                           \
+        for (int64_t b = 0; b < (nb); b++) {                                                       \
+            const sv_block_q8_0_r16 *wb = (w) + b;                                                 \
+            const sv_block_q8_0 *xb[2];                                                            \
+            float32x4_t d[2][2];                                                                   \
+            for (int a = 0; a < (A); a++) {                                                        \
+                xb[a] = (const sv_block_q8_0 *)((x) + (size_t)a * (xs)) + b;                       \
+                const float dx = sv_h2f(xb[a]->d);                                                 \
+                for (int r = 0; r < (RQ); r++)                                                     \
+                    d[r][a] = vmulq_n_f32(sv_load_f16x4(wb->d + 4 * ((rq0) + r)), dx);             \
+            }                                                                                      \
+            for (int l = 0; l < 8; l++) {                                                          \
+                int8x16_t x4[2];                                                                   \
+                for (int a = 0; a < (A); a++) {                                                    \
+                    int32_t four;                                                                  \
+                    memcpy(&four, xb[a]->qs + 4 * l, 4);                                           \
+                    x4[a] = vreinterpretq_s8_s32(vdupq_n_s32(four));                               \
+                }                                                                                  \
+                for (int r = 0; r < (RQ); r++) {                                                   \
+                    const int8x16_t wv = veorq_s8(vld1q_s8((const int8_t *)wb->q[l][4 * ((rq0) + r)]), bias); \
+                    for (int a = 0; a < (A); a++) {                                                \
+                        const int32x4_t p = LANE_DOT(wv, x4[a]);                                   \
+                        facc[r][a][l] = vfmaq_f32(facc[r][a][l], d[r][a], vcvtq_f32_s32(p));       \
+                    }                                                                              \
+                }                                                                                  \
+            }                                                                                      \
+        }                                                                                          \
+        for (int r = 0; r < (RQ); r++)                                                             \
+            for (int a = 0; a < (A); a++) {                                                        \
+                float32x4_t h[4];                                                                  \
+                for (int i = 0; i < 4; i++) h[i] = vaddq_f32(facc[r][a][i + 4], facc[r][a][i]);    \
+                vst1q_f32((y) + (int64_t)a * (ys) + 4 * ((rq0) + r),                               \
+                          vaddq_f32(vaddq_f32(h[0], h[2]), vaddq_f32(h[1], h[3])));                \
+            }                                                                                      \
+    } while (0)
+
+// Lane dot without sdot: 4 rows × 4 products, each at most 128·128 in int16, pairwise summed.
+static inline int32x4_t sv_q8r16_lane_dot_neon(int8x16_t wv, int8x16_t x4) {
+    const int16x8_t p01 = vmull_s8(vget_low_s8(wv), vget_low_s8(x4));
+    const int16x8_t p23 = vmull_high_s8(wv, x4);
+    return vpaddq_s32(vpaddlq_s16(p01), vpaddlq_s16(p23));
+}
+
+#define SV_Q8R16_LANE_DOT_SDOT(wv, x4) vdotq_s32(vdupq_n_s32(0), (wv), (x4))
+
+// Activation rows in chunks of 48 (their blocks stay in L1/L2 while every row group of the range
+// meets them), then row groups, then activation rows in pairs (a lone last one takes two row quads
+// at a time instead, for the same number of independent accumulators).
+#define SV_Q8R16_GEMM(SUFFIX, TARGET, LANE_DOT)                                                       \
+    TARGET static void sv_q8r16_tile_1x2_##SUFFIX(int64_t nb, const sv_block_q8_0_r16 *w, int rq0,  \
+                                                   const char *x, size_t xs, float *y, int64_t ys) { \
+        SV_Q8R16_TILE_BODY(LANE_DOT, 1, 2, nb, w, rq0, x, xs, y, ys);                                 \
+    }                                                                                                 \
+    TARGET static void sv_q8r16_tile_2x1_##SUFFIX(int64_t nb, const sv_block_q8_0_r16 *w, int rq0,  \
+                                                   const char *x, size_t xs, float *y, int64_t ys) { \
+        SV_Q8R16_TILE_BODY(LANE_DOT, 2, 1, nb, w, rq0, x, xs, y, ys);                                 \
+    }                                                                                                 \
+    TARGET static void sv_gemm_q8_0_r16_##SUFFIX(int64_t n, const void *wp, int64_t g0, int64_t g1,   \
+                                                 const void *x, size_t x_stride, const int32_t *qsums, \
+                                                 int64_t m, float *y, int64_t y_stride) {             \
+        SV_UNUSED(qsums);                                                                             \
+        const int64_t nb = n / SV_QK8_0;                                                              \
+        const sv_block_q8_0_r16 *w = wp;                                                              \
+        const char *xc = x;                                                                           \
+        for (int64_t a0 = 0; a0 < m; a0 += 48) {                                                      \
+            const int64_t a1 = a0 + 48 < m ? a0 + 48 : m;                                             \
+            for (int64_t g = g0; g < g1; g++) {                                                       \
+                const sv_block_q8_0_r16 *wg = w + g * nb;                                             \
+                int64_t a = a0;                                                                       \
+                for (; a + 2 <= a1; a += 2)                                                           \
+                    for (int rq = 0; rq < 4; rq++)                                                    \
+                        sv_q8r16_tile_1x2_##SUFFIX(nb, wg, rq, xc + (size_t)a * x_stride, x_stride,   \
+                                                   y + a * y_stride + 16 * g, y_stride);              \
+                if (a < a1)                                                                           \
+                    for (int rq = 0; rq < 4; rq += 2)                                                 \
+                        sv_q8r16_tile_2x1_##SUFFIX(nb, wg, rq, xc + (size_t)a * x_stride, x_stride,   \
+                                                   y + a * y_stride + 16 * g, y_stride);              \
+            }                                                                                         \
+        }                                                                                             \
+    }
+
+SV_Q8R16_GEMM(neon, , sv_q8r16_lane_dot_neon)
+SV_Q8R16_GEMM(neon_dotprod, SV_TARGET_DOTPROD, SV_Q8R16_LANE_DOT_SDOT)
+
 // MARK: - Tables
 
 void sv_fill_kernels_neon(sv_kernels *k) {
@@ -863,6 +970,8 @@ void sv_fill_kernels_neon(sv_kernels *k) {
     k->vec_dot[SV_TYPE_Q4_K] = sv_vec_dot_q4_K_q8_K_neon;
     k->vec_dot[SV_TYPE_Q5_K] = sv_vec_dot_q5_K_q8_K_neon;
     k->vec_dot[SV_TYPE_Q6_K] = sv_vec_dot_q6_K_q8_K_neon;
+
+    k->gemm_q8_0_r16 = sv_gemm_q8_0_r16_neon;
 }
 
 void sv_fill_kernels_neon_dotprod(sv_kernels *k) {
@@ -875,6 +984,8 @@ void sv_fill_kernels_neon_dotprod(sv_kernels *k) {
     k->vec_dot[SV_TYPE_Q4_K] = sv_vec_dot_q4_K_q8_K_neon_dotprod;
     k->vec_dot[SV_TYPE_Q5_K] = sv_vec_dot_q5_K_q8_K_neon_dotprod;
     k->vec_dot[SV_TYPE_Q6_K] = sv_vec_dot_q6_K_q8_K_neon_dotprod;
+
+    k->gemm_q8_0_r16 = sv_gemm_q8_0_r16_neon_dotprod;
 }
 
 #endif // __aarch64__ || _M_ARM64

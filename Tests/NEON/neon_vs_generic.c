@@ -11,7 +11,9 @@
 //       - agree within 2e-6 of the sum of |terms| on random data with sane scales,
 //         with activations from from_float, raw int8 activations including -128,
 //         and "extreme" rows where every quant sits at an end of its range;
-//   * sv_matmul_rows with m = 1 and m = 5 must agree with the scalar table.
+//   * sv_matmul_rows with m = 1 and m = 5 must agree with the scalar table;
+//   * the entries with a bit-exact contract (gemm_q8_0_r16) must equal their
+//     generic oracle bit for bit.
 // One line per check; the last line is "N passed, M failed".
 #include "kernels.h"
 
@@ -524,6 +526,70 @@ static void test_matmul(const sv_kernels *ks, const sv_kernels *kv) {
     }
 }
 
+// MARK: - Repacked Q8_0 product
+
+static int same_bits(const float *a, const float *b, int64_t n, int64_t *at) {
+    for (int64_t i = 0; i < n; i++) {
+        if (memcmp(&a[i], &b[i], sizeof(float)) != 0) {
+            *at = i;
+            return 0;
+        }
+    }
+    return 1;
+}
+
+// Every output of kv->gemm_q8_0_r16 against sv_gemm_q8_0_r16_generic, bit for bit: row counts of
+// 1 to 3 groups (a sub-range [g0, g1) of them), odd block counts and the model's widths, 1 to 7
+// activation rows (the tiles take them in pairs), padded strides; weights and activations over
+// the full int8 range (-128 included) and at its ends. Outputs outside the range stay untouched.
+static void test_gemm_q8_0_r16(const sv_kernels *kv) {
+    if (kv->gemm_q8_0_r16 == NULL) return;
+    static const int64_t widths[] = { 32, 96, 160, 288, 576, 1536 };
+    static const int groups[][3] = { { 1, 0, 1 }, { 2, 0, 2 }, { 3, 1, 3 }, { 3, 0, 2 } }; // groups, g0, g1
+    const float sentinel = -12345.0f;
+    for (int wi = 0; wi < NELEMS(widths); wi++) {
+        const int64_t n = widths[wi];
+        const size_t wrow = sv_row_bytes(SV_TYPE_Q8_0, n), xrow = wrow + sizeof(sv_block_q8_0);
+        for (int gi = 0; gi < NELEMS(groups); gi++) {
+            const int64_t rows = 16 * groups[gi][0], g0 = groups[gi][1], g1 = groups[gi][2];
+            uint8_t *w = malloc(wrow * (size_t)rows);
+            void *wp = malloc(sv_q8_0_r16_bytes(rows, n));
+            int ok = 1;
+            char detail[200] = "";
+            for (int m = 1; m <= 7 && ok; m += (m < 3 ? 1 : 2)) {
+                uint8_t *x = malloc(xrow * (size_t)m);
+                int32_t *qsums = malloc(sizeof(int32_t) * (size_t)(m * n / 4));
+                const int64_t ys = rows + 5;
+                float *ya = malloc(sizeof(float) * (size_t)(ys * m)), *yb = malloc(sizeof(float) * (size_t)(ys * m));
+                static const int modes[] = { A_QUANTIZED, A_RAW, A_EXTREME };
+                for (int mi = 0; mi < NELEMS(modes) && ok; mi++) {
+                    for (int64_t r = 0; r < rows; r++) make_weights(SV_TYPE_Q8_0, n, w + r * wrow, modes[mi] == A_EXTREME ? 2 : 0);
+                    if (modes[mi] == A_RAW) { // the full byte range in the weights too
+                        for (int64_t r = 0; r < rows; r++)
+                            for (int64_t b = 0; b < n / 32; b++) rng_bytes(((sv_block_q8_0 *)(w + r * wrow))[b].qs, 32);
+                    }
+                    for (int j = 0; j < m; j++) make_activations(kv, SV_TYPE_Q8_0, n, x + j * xrow, modes[mi]);
+                    sv_repack_q8_0_r16(w, wrow, rows, n, wp);
+                    sv_q8_0_quad_sums(x, xrow, m, n, qsums);
+                    for (int64_t i = 0; i < ys * m; i++) ya[i] = yb[i] = sentinel;
+                    sv_gemm_q8_0_r16_generic(n, wp, g0, g1, x, xrow, qsums, m, ya, ys);
+                    kv->gemm_q8_0_r16(n, wp, g0, g1, x, xrow, qsums, m, yb, ys);
+                    int64_t at;
+                    if (!same_bits(ya, yb, ys * m, &at)) {
+                        snprintf(detail, sizeof detail, " m=%d mode %d: at (%lld, %lld) generic %.9g, %s %.9g", m, modes[mi],
+                                 (long long)(at / ys), (long long)(at % ys), ya[at], kv->name, yb[at]);
+                        ok = 0;
+                    }
+                }
+                free(x); free(qsums); free(ya); free(yb);
+            }
+            check(ok, "%-12s gemm_q8_0_r16 n=%-5lld rows=%-3lld groups [%lld, %lld) m=1,2,3,5,7 bit-identical to generic%s",
+                  kv->name, (long long)n, (long long)rows, (long long)g0, (long long)g1, detail);
+            free(w); free(wp);
+        }
+    }
+}
+
 // MARK: - Main
 
 int main(void) {
@@ -561,6 +627,7 @@ int main(void) {
         test_from_float(ks, kv);
         test_vec_dot(ks, kv);
         test_matmul(ks, kv);
+        test_gemm_q8_0_r16(kv);
     }
     // The sdot table must really carry sdot dots, not just inherit the NEON ones.
     const sv_kernels *kn = sv_kernels_for(SV_ISA_NEON), *kd = sv_kernels_for(SV_ISA_NEON_DOTPROD);
