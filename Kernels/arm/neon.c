@@ -3,8 +3,9 @@
 // Contract (see Kernels/include/kernels.h): from_float entries produce bytes
 // identical to the generic scalar oracle; vec_dot entries compute every integer
 // partial sum exactly and differ from the oracle only in float accumulation order.
-// The repacked Q8_0 product gives the bits of its generic oracle (llama.cpp's x86
-// order, not this file's Q8_0 vec_dot: it is its own summation, used for every
+// The repacked Q8_0 product, SwiGLU and the attention kernels give the bits
+// of their generic oracles (ggml's x86 orders, polynomial exp included; the repacked
+// product is not this file's Q8_0 vec_dot but its own summation, used for every
 // product of a repacked matrix).
 //
 // The plain NEON dots widen with vmull_s8 / vmlal_s8 into int16 and pairwise
@@ -846,6 +847,277 @@ static float sv_vec_dot_q6_K_q8_K_neon_dotprod(int64_t n, const void *vw, const 
     return sumf;
 }
 
+// MARK: - SwiGLU
+
+// sv_ggml_expf_avx512_lane (Kernels/generic/transformer.c) on 4 lanes: the same FMAs on the same
+// operands. Its ldexpf(j, n) (one rounding) is j·2^(n>>1), exact because j = e^b lies within
+// [0.7, 1.5] and the factor is at least 2^-96, times 2^(n − (n>>1)), the one rounding.
+static inline float32x4_t sv_ggml_expf_neon(float32x4_t x) {
+    const float32x4_t r = vdupq_n_f32(0x1.8p23f);
+    const float32x4_t z = vfmaq_f32(r, x, vdupq_n_f32(0x1.715476p+0f));
+    const float32x4_t n = vsubq_f32(z, r);
+    const float32x4_t b = vfmsq_f32(vfmsq_f32(x, n, vdupq_n_f32(0x1.62e4p-1f)), n, vdupq_n_f32(0x1.7f7d1cp-20f));
+    const float32x4_t u = vmulq_f32(b, b);
+    const float32x4_t hi = vfmaq_f32(vdupq_n_f32(0x1.573e2ep-5f), vdupq_n_f32(0x1.0e4020p-7f), b);
+    const float32x4_t mid = vfmaq_f32(vdupq_n_f32(0x1.fffdb6p-2f), vdupq_n_f32(0x1.555e66p-3f), b);
+    const float32x4_t lo = vfmaq_f32(vdupq_n_f32(1.0f), vdupq_n_f32(0x1.ffffecp-1f), b);
+    const float32x4_t j = vfmaq_f32(lo, vfmaq_f32(mid, hi, u), u);
+    // |n| > 192 and NaN lanes are replaced below, whatever the conversion gives them.
+    const uint32x4_t big = vcagtq_f32(n, vdupq_n_f32(192.0f));
+    const int32x4_t ni = vcvtq_s32_f32(vbslq_f32(big, vdupq_n_f32(0.0f), n));
+    const int32x4_t n1 = vshrq_n_s32(ni, 1), n2 = vsubq_s32(ni, n1);
+    const float32x4_t p1 = vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(n1, vdupq_n_s32(127)), 23));
+    const float32x4_t p2 = vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(n2, vdupq_n_s32(127)), 23));
+    const float32x4_t res = vmulq_f32(vmulq_f32(j, p1), p2);
+    const float32x4_t sat = vreinterpretq_f32_u32(
+        vandq_u32(vcgtq_f32(n, vdupq_n_f32(0.0f)), vreinterpretq_u32_f32(vdupq_n_f32(INFINITY))));
+    return vbslq_f32(vceqq_f32(n, n), vbslq_f32(big, sat, res), n);
+}
+
+// sv_swiglu_f32's numerics: the polynomial for whole groups of 16, libm's expf for the rest.
+static void sv_swiglu_f32_neon(int64_t n, const float *g, const float *u, float *y) {
+    const int64_t nv = n - n % 16;
+    const float32x4_t one = vdupq_n_f32(1.0f), zero = vdupq_n_f32(0.0f);
+    for (int64_t i = 0; i < nv; i += 4) {
+        const float32x4_t x = vld1q_f32(g + i);
+        const float32x4_t e = sv_ggml_expf_neon(vsubq_f32(zero, x));
+        vst1q_f32(y + i, vmulq_f32(vdivq_f32(x, vaddq_f32(one, e)), vld1q_f32(u + i)));
+    }
+    if (nv < n) sv_swiglu_f32(n - nv, g + nv, u + nv, y + nv);
+}
+
+// MARK: - Attention
+
+// Twins of Kernels/generic/transformer.c's attention, bit-identical: every float operation of
+// the scalar code happens here too, on the same operands and in the same order; only
+// independent operations run side by side (as in the x86 twins, with 4 lanes: a 16-lane group
+// of the scalar code is four registers). FCVTL/FCVTN equal sv_fp16_to_fp32 / sv_fp32_to_fp16.
+
+enum { SV_ATTN_TILE_NEON = 64 };
+
+// Keys of a tile widened and transposed (kt[i·64 + t], so scores run across positions, each lane
+// one key's FMA chain over the head dimension), values widened in place (vt[t·d + i]). Positions
+// past nt are zero, so the score lanes the masks drop are finite.
+static void sv_attn_widen_tile_neon(int64_t d, const sv_half *keys, const sv_half *values, int64_t stride,
+                                    int64_t nt, float *kt, float *vt) {
+    int64_t t = 0;
+    for (; t + 4 <= nt; t += 4) {
+        const sv_half *k0 = keys + t * stride;
+        for (int64_t i = 0; i < d; i += 4) {
+            const float32x4x2_t p01 = vtrnq_f32(sv_load_f16x4(k0 + i), sv_load_f16x4(k0 + stride + i));
+            const float32x4x2_t p23 = vtrnq_f32(sv_load_f16x4(k0 + 2 * stride + i), sv_load_f16x4(k0 + 3 * stride + i));
+            float *o = kt + i * SV_ATTN_TILE_NEON + t;
+            vst1q_f32(o, vcombine_f32(vget_low_f32(p01.val[0]), vget_low_f32(p23.val[0])));
+            vst1q_f32(o + SV_ATTN_TILE_NEON, vcombine_f32(vget_low_f32(p01.val[1]), vget_low_f32(p23.val[1])));
+            vst1q_f32(o + 2 * SV_ATTN_TILE_NEON, vcombine_f32(vget_high_f32(p01.val[0]), vget_high_f32(p23.val[0])));
+            vst1q_f32(o + 3 * SV_ATTN_TILE_NEON, vcombine_f32(vget_high_f32(p01.val[1]), vget_high_f32(p23.val[1])));
+        }
+    }
+    for (; t < nt; t++) {
+        const sv_half *key = keys + t * stride;
+        for (int64_t i = 0; i < d; i += 4) {
+            float tmp[4];
+            vst1q_f32(tmp, sv_load_f16x4(key + i));
+            for (int l = 0; l < 4; l++) kt[(i + l) * SV_ATTN_TILE_NEON + t] = tmp[l];
+        }
+    }
+    for (int64_t i = 0; i < d && nt < SV_ATTN_TILE_NEON; i++) {
+        for (int64_t tz = nt; tz < SV_ATTN_TILE_NEON; tz++) kt[i * SV_ATTN_TILE_NEON + tz] = 0.0f;
+    }
+    for (t = 0; t < nt; t++) {
+        const sv_half *value = values + t * stride;
+        for (int64_t i = 0; i < d; i += 4) vst1q_f32(vt + t * d + i, sv_load_f16x4(value + i));
+    }
+}
+
+// Positions t < nt of 4c .. 4c + 3, as a lane mask.
+static inline uint32x4_t sv_attn_valid_neon(int64_t nt, int c) {
+    static const float lane[4] = { 0.0f, 1.0f, 2.0f, 3.0f };
+    return vcltq_f32(vld1q_f32(lane), vdupq_n_f32((float)(nt - 4 * c)));
+}
+
+// One row's step of sv_attention_row_f32acc over a widened tile of nt positions.
+static void sv_attn_tile_row_neon(int64_t d, const float *q, const float *kt, const float *vt, int64_t nt,
+                                  float scale, float *out, float *M, float *S, float *kq) {
+    float32x4_t s[16];
+    for (int c = 0; c < 16; c++) s[c] = vdupq_n_f32(0.0f);
+    for (int64_t i = 0; i < d; i++) {
+        const float32x4_t qi = vdupq_n_f32(q[i]);
+        const float *k = kt + i * SV_ATTN_TILE_NEON;
+        for (int c = 0; c < 16; c++) s[c] = vfmaq_f32(s[c], qi, vld1q_f32(k + 4 * c));
+    }
+    const float32x4_t ninf = vdupq_n_f32(-INFINITY);
+    float32x4_t mx = ninf;
+    for (int c = 0; c < 16; c++) {
+        s[c] = vmulq_n_f32(s[c], scale);
+        // The scalar `if (kq > max)` skips NaN scores; so does this.
+        const uint32x4_t m = vandq_u32(sv_attn_valid_neon(nt, c), vceqq_f32(s[c], s[c]));
+        mx = vmaxq_f32(mx, vbslq_f32(m, s[c], ninf));
+    }
+    const float tile_max = vmaxvq_f32(mx);
+    const float Mold = *M;
+    const float Mnew = fmaxf(Mold, tile_max);
+    float Sr = *S;
+    if (Mnew > Mold) {
+        const float ms = expf(Mold - Mnew);
+        for (int64_t i = 0; i < d; i += 4) vst1q_f32(out + i, vmulq_n_f32(vld1q_f32(out + i), ms));
+        Sr *= ms;
+    }
+    *M = Mnew;
+    const float32x4_t vM = vdupq_n_f32(Mnew);
+    double sum = 0.0;
+    for (int c = 0; c < 16; c += 4) {
+        float32x4_t e[4];
+        for (int l = 0; l < 4; l++) {
+            const uint32x4_t valid = sv_attn_valid_neon(nt, c + l);
+            e[l] = vreinterpretq_f32_u32(vandq_u32(valid, vreinterpretq_u32_f32(sv_ggml_expf_neon(vsubq_f32(s[c + l], vM)))));
+            vst1q_f32(kq + 4 * (c + l), e[l]);
+        }
+        // The scalar group sum: e[l] + e[l + 8], then + [l + 4], then (b0 + b2) + (b1 + b3).
+        const float32x4_t bsum = vaddq_f32(vaddq_f32(e[0], e[2]), vaddq_f32(e[1], e[3]));
+        const float32x2_t pair = vadd_f32(vget_low_f32(bsum), vget_high_f32(bsum));
+        sum += (double)(vget_lane_f32(pair, 0) + vget_lane_f32(pair, 1));
+    }
+    *S = (float)((double)Sr + sum);
+    int64_t i = 0;
+    for (; i + 16 <= d; i += 16) {
+        float32x4_t a0 = vld1q_f32(out + i), a1 = vld1q_f32(out + i + 4);
+        float32x4_t a2 = vld1q_f32(out + i + 8), a3 = vld1q_f32(out + i + 12);
+        for (int64_t t = 0; t < nt; t++) {
+            const float32x4_t p = vdupq_n_f32(kq[t]);
+            const float *v = vt + t * d + i;
+            a0 = vfmaq_f32(a0, p, vld1q_f32(v));
+            a1 = vfmaq_f32(a1, p, vld1q_f32(v + 4));
+            a2 = vfmaq_f32(a2, p, vld1q_f32(v + 8));
+            a3 = vfmaq_f32(a3, p, vld1q_f32(v + 12));
+        }
+        vst1q_f32(out + i, a0);
+        vst1q_f32(out + i + 4, a1);
+        vst1q_f32(out + i + 8, a2);
+        vst1q_f32(out + i + 12, a3);
+    }
+    for (; i < d; i += 4) {
+        float32x4_t a = vld1q_f32(out + i);
+        for (int64_t t = 0; t < nt; t++) a = vfmaq_f32(a, vdupq_n_f32(kq[t]), vld1q_f32(vt + t * d + i));
+        vst1q_f32(out + i, a);
+    }
+}
+
+static void sv_attention_block_f32acc_neon(int64_t d, int64_t n_rows, const float *q, int64_t q_stride,
+                                           const sv_half *keys, const sv_half *values, int64_t kv_stride,
+                                           int64_t n_kv, int causal, float scale,
+                                           float *out, int64_t out_stride, float *scratch) {
+    if (d <= 0 || d % 4 != 0) {
+        sv_attention_block_f32acc(d, n_rows, q, q_stride, keys, values, kv_stride, n_kv, causal, scale,
+                                  out, out_stride, scratch);
+        return;
+    }
+    float *kt = scratch, *vt = kt + SV_ATTN_TILE_NEON * d, *kq = vt + SV_ATTN_TILE_NEON * d;
+    float *rowM = kq + SV_ATTN_TILE_NEON, *rowS = rowM + n_rows;
+    for (int64_t r = 0; r < n_rows; r++) {
+        rowM[r] = -INFINITY;
+        rowS[r] = 0.0f;
+        for (int64_t i = 0; i < d; i++) out[r * out_stride + i] = 0.0f;
+    }
+    const int64_t n_max = causal ? n_kv + n_rows - 1 : n_kv;
+    for (int64_t t0 = 0; t0 < n_max; t0 += SV_ATTN_TILE_NEON) {
+        const int64_t tile = n_max - t0 < SV_ATTN_TILE_NEON ? n_max - t0 : SV_ATTN_TILE_NEON;
+        sv_attn_widen_tile_neon(d, keys + t0 * kv_stride, values + t0 * kv_stride, kv_stride, tile, kt, vt);
+        for (int64_t r = 0; r < n_rows; r++) {
+            const int64_t n_r = causal ? n_kv + r : n_kv;
+            if (n_r <= t0) continue;
+            const int64_t nt = n_r - t0 < SV_ATTN_TILE_NEON ? n_r - t0 : SV_ATTN_TILE_NEON;
+            sv_attn_tile_row_neon(d, q + r * q_stride, kt, vt, nt, scale, out + r * out_stride, &rowM[r], &rowS[r], kq);
+        }
+    }
+    for (int64_t r = 0; r < n_rows; r++) {
+        const float inv = rowS[r] == 0.0f ? 0.0f : 1.0f / rowS[r];
+        float *o = out + r * out_stride;
+        for (int64_t i = 0; i < d; i += 4) vst1q_f32(o + i, vmulq_n_f32(vld1q_f32(o + i), inv));
+    }
+}
+
+// sv_dot_f16_ggml_avx512: its four 16-lane accumulators as sixteen 4-lane ones (a[4j + k] is
+// accumulator j's lanes 4k .. 4k + 3; an f16·f16 product is exact, so FMA is its multiply-add),
+// reduced in its order, the n % 64 leftovers added in double.
+static inline float sv_attn_dot_f16_neon(int64_t n, const sv_half *x, const sv_half *y) {
+    float32x4_t a[16];
+    for (int c = 0; c < 16; c++) a[c] = vdupq_n_f32(0.0f);
+    const int64_t np = n & ~(int64_t)63;
+    for (int64_t i = 0; i < np; i += 64) {
+        for (int c = 0; c < 16; c++) a[c] = vfmaq_f32(a[c], sv_load_f16x4(x + i + 4 * c), sv_load_f16x4(y + i + 4 * c));
+    }
+    float32x4_t v[4];
+    for (int k = 0; k < 4; k++) v[k] = vaddq_f32(vaddq_f32(a[k], a[8 + k]), vaddq_f32(a[4 + k], a[12 + k]));
+    // Halving steps, upper half + lower half: 16 → 8 → 4 → 2 → 1.
+    const float32x4_t v4 = vaddq_f32(vaddq_f32(v[3], v[1]), vaddq_f32(v[2], v[0]));
+    const float32x2_t v2 = vadd_f32(vget_high_f32(v4), vget_low_f32(v4));
+    double sum = (double)(vget_lane_f32(v2, 1) + vget_lane_f32(v2, 0));
+    for (int64_t i = np; i < n; i++) sum += (double)(sv_h2f(x[i]) * sv_h2f(y[i]));
+    return (float)sum;
+}
+
+// attention_f16acc_loop of transformer.c: the f16 accumulator in scratch + d, widened, updated
+// and rounded back 4 elements at a time.
+static void sv_attn_f16acc_loop_neon(const sv_kernels *k, int64_t d, const float *q, const sv_half *keys,
+                                     const sv_half *values, int64_t stride, int64_t n_kv, float scale,
+                                     sv_half *scratch, float *m_out, float *s_out) {
+    sv_half *q16 = scratch, *acc = scratch + d;
+    k->from_float[SV_TYPE_F16](q, q16, d);
+    memset(acc, 0, (size_t)d * sizeof(sv_half));
+    const int64_t d4 = d & ~(int64_t)3;
+    float S = 0.0f, M = -INFINITY;
+    for (int64_t j = 0; j < n_kv; j++) {
+        const float s = sv_attn_dot_f16_neon(d, keys + j * stride, q16) * scale;
+        const sv_half *v = values + j * stride;
+        float ms = 1.0f, vs = 1.0f;
+        if (s > M) {
+            const float Mold = M;
+            M = s;
+            ms = expf(Mold - M);
+            int64_t i = 0;
+            for (; i < d4; i += 4) {
+                vst1_u16(acc + i, vreinterpret_u16_f16(vcvt_f16_f32(vmulq_n_f32(sv_load_f16x4(acc + i), ms))));
+            }
+            for (; i < d; i++) acc[i] = sv_f2h(sv_h2f(acc[i]) * ms);
+        } else {
+            vs = expf(s - M);
+        }
+        const float32x4_t vvs = vdupq_n_f32(vs);
+        int64_t i = 0;
+        for (; i < d4; i += 4) {
+            const float32x4_t r = vfmaq_f32(sv_load_f16x4(acc + i), sv_load_f16x4(v + i), vvs);
+            vst1_u16(acc + i, vreinterpret_u16_f16(vcvt_f16_f32(r)));
+        }
+        for (; i < d; i++) acc[i] = sv_f2h(fmaf(sv_h2f(v[i]), vs, sv_h2f(acc[i])));
+        S = fmaf(S, ms, vs);
+    }
+    *m_out = M;
+    *s_out = S;
+}
+
+static void sv_attention_row_f16acc_neon(const sv_kernels *k, int64_t d, const float *q, const sv_half *keys,
+                                         const sv_half *values, int64_t stride, int64_t n_kv, float scale,
+                                         float *out, sv_half *scratch) {
+    float M, S;
+    sv_attn_f16acc_loop_neon(k, d, q, keys, values, stride, n_kv, scale, scratch, &M, &S);
+    const sv_half *acc = scratch + d;
+    const float inv = S == 0.0f ? 0.0f : 1.0f / S;
+    int64_t i = 0;
+    for (; i + 4 <= d; i += 4) vst1q_f32(out + i, vmulq_n_f32(sv_load_f16x4(acc + i), inv));
+    for (; i < d; i++) out[i] = sv_h2f(acc[i]) * inv;
+}
+
+static void sv_attention_row_f16acc_partial_neon(const sv_kernels *k, int64_t d, const float *q,
+                                                 const sv_half *keys, const sv_half *values, int64_t stride,
+                                                 int64_t n_kv, float scale, float *partial, sv_half *scratch) {
+    sv_attn_f16acc_loop_neon(k, d, q, keys, values, stride, n_kv, scale, scratch, &partial[0], &partial[1]);
+    const sv_half *acc = scratch + d;
+    int64_t i = 0;
+    for (; i + 4 <= d; i += 4) vst1q_f32(partial + 2 + i, sv_load_f16x4(acc + i));
+    for (; i < d; i++) partial[2 + i] = sv_h2f(acc[i]);
+}
+
 // MARK: - Repacked Q8_0 product
 
 // sv_gemm_q8_0_r16_generic with 4 outputs per register. The 16 bytes at q[l][4r'..4r'+3] of a
@@ -972,6 +1244,11 @@ void sv_fill_kernels_neon(sv_kernels *k) {
     k->vec_dot[SV_TYPE_Q6_K] = sv_vec_dot_q6_K_q8_K_neon;
 
     k->gemm_q8_0_r16 = sv_gemm_q8_0_r16_neon;
+
+    k->swiglu = sv_swiglu_f32_neon;
+    k->attention_block_f32acc = sv_attention_block_f32acc_neon;
+    k->attention_row_f16acc = sv_attention_row_f16acc_neon;
+    k->attention_row_f16acc_partial = sv_attention_row_f16acc_partial_neon;
 }
 
 void sv_fill_kernels_neon_dotprod(sv_kernels *k) {

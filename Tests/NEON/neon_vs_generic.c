@@ -12,8 +12,8 @@
 //         with activations from from_float, raw int8 activations including -128,
 //         and "extreme" rows where every quant sits at an end of its range;
 //   * sv_matmul_rows with m = 1 and m = 5 must agree with the scalar table;
-//   * the entries with a bit-exact contract (gemm_q8_0_r16) must equal their
-//     generic oracle bit for bit.
+//   * the entries with a bit-exact contract (gemm_q8_0_r16, swiglu, the attention
+//     kernels) must equal their generic oracle bit for bit.
 // One line per check; the last line is "N passed, M failed".
 #include "kernels.h"
 
@@ -590,6 +590,155 @@ static void test_gemm_q8_0_r16(const sv_kernels *kv) {
     }
 }
 
+// MARK: - SwiGLU and attention (bit-exact contracts)
+
+static float rng_f16_value(float lo, float hi) { return sv_fp16_to_fp32(sv_fp32_to_fp16(rng_uniform(lo, hi))); }
+
+// Lengths around the 16-element groups (polynomial) and the libm leftovers; gates from small to
+// beyond the polynomial's saturation (|n| > 192: e^-g is 0 or Inf), results that are subnormal,
+// and ±0, ±Inf, NaN; in place (y == g) as the engine calls it.
+static void test_swiglu(const sv_kernels *ks, const sv_kernels *kv) {
+    if (kv->swiglu == NULL || kv->swiglu == ks->swiglu) return;
+    static const int64_t ns[] = { 1, 5, 15, 16, 17, 31, 48, 100, 1536 };
+    static const uint32_t specials[] = { 0x00000000u, 0x80000000u, 0x7F800000u, 0xFF800000u, 0x7FC00000u,
+                                         0xFFC12345u, 0x00000001u, 0x42C80000u /* 100 */, 0xC2C80000u /* -100 */ };
+    for (int ni = 0; ni < NELEMS(ns); ni++) {
+        const int64_t n = ns[ni];
+        float *g = malloc(sizeof(float) * (size_t)n), *u = malloc(sizeof(float) * (size_t)n);
+        float *ya = malloc(sizeof(float) * (size_t)n), *yb = malloc(sizeof(float) * (size_t)n);
+        int ok = 1;
+        char detail[160] = "";
+        for (int rep = 0; rep < 8 && ok; rep++) {
+            for (int64_t i = 0; i < n; i++) {
+                const int kind = rng_int(0, 9);
+                g[i] = kind < 4 ? rng_uniform(-8.0f, 8.0f)
+                     : kind < 6 ? rng_uniform(-150.0f, 150.0f)
+                     : kind < 8 ? rng_uniform(-200.0f, 200.0f) * (float)rng_int(1, 4)
+                     : kind < 9 ? rng_uniform(85.0f, 104.0f) // e^-g subnormal
+                                : bits_f32(specials[rng_int(0, NELEMS(specials) - 1)]);
+                u[i] = rng_int(0, 15) ? rng_uniform(-3.0f, 3.0f) : bits_f32(specials[rng_int(0, NELEMS(specials) - 1)]);
+            }
+            ks->swiglu(n, g, u, ya);
+            memcpy(yb, g, sizeof(float) * (size_t)n);
+            kv->swiglu(n, yb, u, yb); // in place
+            int64_t at;
+            if (!same_bits(ya, yb, n, &at)) {
+                uint32_t ba, bb;
+                memcpy(&ba, &ya[at], 4);
+                memcpy(&bb, &yb[at], 4);
+                snprintf(detail, sizeof detail, " at %lld: g %.9g u %.9g: generic %.9g (%08x), %s %.9g (%08x)", (long long)at,
+                         g[at], u[at], ya[at], ba, kv->name, yb[at], bb);
+                ok = 0;
+            }
+        }
+        check(ok, "%-12s swiglu n=%-5lld bit-identical to sv_swiglu_f32 (in place; up to |g| 800, specials)%s",
+              kv->name, (long long)n, detail);
+        free(g); free(u); free(ya); free(yb);
+    }
+}
+
+// Keys and values interleaved in one cache (stride > d), as the engine stores them.
+static sv_half *make_kv(int64_t n, int64_t stride, float amp) {
+    sv_half *c = malloc(sizeof(sv_half) * (size_t)(n * stride + 1));
+    for (int64_t i = 0; i < n * stride + 1; i++) c[i] = sv_fp32_to_fp16(rng_uniform(-amp, amp));
+    return c;
+}
+
+static void test_attention_block(const sv_kernels *kv) {
+    if (kv->attention_block_f32acc == NULL || kv->attention_block_f32acc == sv_attention_block_f32acc) return;
+    static const int64_t ds[] = { 64, 4, 12, 72, 6 }; // 6: not a multiple of 4 (the scalar fallback)
+    static const int64_t nkvs[] = { 0, 1, 5, 63, 64, 65, 130, 200 };
+    static const int64_t nrows[] = { 1, 3, 7 };
+    for (int di = 0; di < NELEMS(ds); di++) {
+        const int64_t d = ds[di];
+        int ok = 1, cases = 0;
+        char detail[200] = "";
+        for (int ki = 0; ki < NELEMS(nkvs) && ok; ki++) {
+            for (int ri = 0; ri < NELEMS(nrows) && ok; ri++) {
+                for (int causal = 0; causal <= 1 && ok; causal++) {
+                    const int64_t n_kv = nkvs[ki], n_rows = nrows[ri];
+                    const int64_t n_pos = n_kv + n_rows, kvs = 2 * d + 3, qs = d + 5, os = d + 2;
+                    // Larger amplitudes give large, well-separated scores (rescaling, e^x near 0).
+                    const float amp = (ki + ri) % 2 ? 4.0f : 1.0f;
+                    sv_half *cache = make_kv(n_pos, kvs, amp);
+                    float *q = malloc(sizeof(float) * (size_t)(n_rows * qs));
+                    for (int64_t i = 0; i < n_rows * qs; i++) q[i] = rng_uniform(-amp, amp);
+                    float *oa = malloc(sizeof(float) * (size_t)(n_rows * os)), *ob = malloc(sizeof(float) * (size_t)(n_rows * os));
+                    for (int64_t i = 0; i < n_rows * os; i++) oa[i] = ob[i] = -777.0f;
+                    const size_t sf = sv_attention_block_f32acc_scratch_floats(d, n_rows);
+                    float *sa = malloc(sizeof(float) * sf), *sb = malloc(sizeof(float) * sf);
+                    const float scale = 1.0f / sqrtf((float)d);
+                    sv_attention_block_f32acc(d, n_rows, q, qs, cache, cache + d, kvs, n_kv, causal, scale, oa, os, sa);
+                    kv->attention_block_f32acc(d, n_rows, q, qs, cache, cache + d, kvs, n_kv, causal, scale, ob, os, sb);
+                    int64_t at;
+                    if (!same_bits(oa, ob, n_rows * os, &at)) {
+                        snprintf(detail, sizeof detail, " n_kv=%lld rows=%lld causal=%d: at (%lld, %lld) generic %.9g, %s %.9g",
+                                 (long long)n_kv, (long long)n_rows, causal, (long long)(at / os), (long long)(at % os),
+                                 oa[at], kv->name, ob[at]);
+                        ok = 0;
+                    }
+                    cases++;
+                    free(cache); free(q); free(oa); free(ob); free(sa); free(sb);
+                }
+            }
+        }
+        check(ok, "%-12s attention_block_f32acc d=%-3lld %d shapes (n_kv 0-200, 1/3/7 rows, causal or not) bit-identical%s",
+              kv->name, (long long)d, cases, detail);
+    }
+}
+
+static void test_attention_f16acc(const sv_kernels *ks, const sv_kernels *kv) {
+    const int has_row = kv->attention_row_f16acc != NULL && kv->attention_row_f16acc != sv_attention_row_f16acc;
+    const int has_partial = kv->attention_row_f16acc_partial != NULL &&
+                            kv->attention_row_f16acc_partial != sv_attention_row_f16acc_partial;
+    if (!has_row && !has_partial) return;
+    static const int64_t ds[] = { 64, 128, 4, 6, 70, 100 };
+    static const int64_t nkvs[] = { 0, 1, 3, 17, 64, 200 };
+    for (int di = 0; di < NELEMS(ds); di++) {
+        const int64_t d = ds[di];
+        int ok_row = 1, ok_partial = 1;
+        char detail[200] = "";
+        for (int ki = 0; ki < NELEMS(nkvs); ki++) {
+            for (int rep = 0; rep < 3; rep++) {
+                const int64_t n_kv = nkvs[ki], stride = 2 * d + 1;
+                const float amp = rep == 2 ? 6.0f : 1.5f;
+                sv_half *cache = make_kv(n_kv + 1, stride, amp);
+                float *q = malloc(sizeof(float) * (size_t)d);
+                for (int64_t i = 0; i < d; i++) q[i] = rng_f16_value(-amp, amp) * (rep == 1 ? 1.001f : 1.0f);
+                sv_half *sa = malloc(sizeof(sv_half) * (size_t)(2 * d)), *sb = malloc(sizeof(sv_half) * (size_t)(2 * d));
+                float *oa = malloc(sizeof(float) * (size_t)(d + 2)), *ob = malloc(sizeof(float) * (size_t)(d + 2));
+                const float scale = 1.0f / sqrtf((float)d);
+                int64_t at;
+                if (has_row) {
+                    sv_attention_row_f16acc(ks, d, q, cache, cache + d, stride, n_kv, scale, oa, sa);
+                    kv->attention_row_f16acc(kv, d, q, cache, cache + d, stride, n_kv, scale, ob, sb);
+                    if (ok_row && !same_bits(oa, ob, d, &at)) {
+                        snprintf(detail, sizeof detail, " row n_kv=%lld: at %lld generic %.9g, %s %.9g",
+                                 (long long)n_kv, (long long)at, oa[at], kv->name, ob[at]);
+                        ok_row = 0;
+                    }
+                }
+                if (has_partial) {
+                    sv_attention_row_f16acc_partial(ks, d, q, cache, cache + d, stride, n_kv, scale, oa, sa);
+                    kv->attention_row_f16acc_partial(kv, d, q, cache, cache + d, stride, n_kv, scale, ob, sb);
+                    if (ok_partial && !same_bits(oa, ob, d + 2, &at)) {
+                        snprintf(detail, sizeof detail, " partial n_kv=%lld: at %lld generic %.9g, %s %.9g",
+                                 (long long)n_kv, (long long)at, oa[at], kv->name, ob[at]);
+                        ok_partial = 0;
+                    }
+                }
+                free(cache); free(q); free(sa); free(sb); free(oa); free(ob);
+            }
+        }
+        if (has_row)
+            check(ok_row, "%-12s attention_row_f16acc d=%-3lld n_kv 0-200 bit-identical%s", kv->name, (long long)d,
+                  ok_row ? "" : detail);
+        if (has_partial)
+            check(ok_partial, "%-12s attention_row_f16acc_partial d=%-3lld n_kv 0-200 bit-identical [M, S, VKQ]%s", kv->name,
+                  (long long)d, ok_partial ? "" : detail);
+    }
+}
+
 // MARK: - Main
 
 int main(void) {
@@ -628,6 +777,9 @@ int main(void) {
         test_vec_dot(ks, kv);
         test_matmul(ks, kv);
         test_gemm_q8_0_r16(kv);
+        test_swiglu(ks, kv);
+        test_attention_block(kv);
+        test_attention_f16acc(ks, kv);
     }
     // The sdot table must really carry sdot dots, not just inherit the NEON ones.
     const sv_kernels *kn = sv_kernels_for(SV_ISA_NEON), *kd = sv_kernels_for(SV_ISA_NEON_DOTPROD);
