@@ -3,7 +3,7 @@
 // Contract (see Kernels/include/kernels.h): from_float entries produce bytes
 // identical to the generic scalar oracle; vec_dot entries compute every integer
 // partial sum exactly and differ from the oracle only in float accumulation order.
-// The repacked Q8_0 product, SwiGLU and the attention kernels give the bits
+// The repacked Q8_0 product, SwiGLU, the resampling passes and the attention kernels give the bits
 // of their generic oracles (ggml's x86 orders, polynomial exp included; the repacked
 // product is not this file's Q8_0 vec_dot but its own summation, used for every
 // product of a repacked matrix).
@@ -1118,6 +1118,79 @@ static void sv_attention_row_f16acc_partial_neon(const sv_kernels *k, int64_t d,
     for (; i < d; i++) partial[2 + i] = sv_h2f(acc[i]);
 }
 
+// MARK: - Image resampling
+
+// Twins of Kernels/generic/resample.c. uint32 products of a byte and a 22-bit weight, summed
+// with wrapping multiply-adds, shifted (arithmetic, as the oracle's int32) and clamped by the
+// saturating narrows (negative → 0, above 255 → 255): the same bytes.
+
+static inline uint8x8_t sv_resample_clip8_neon(uint32x4_t a, uint32x4_t b) {
+    const int32x4_t sa = vshrq_n_s32(vreinterpretq_s32_u32(a), SV_RESAMPLE_PRECISION_BITS);
+    const int32x4_t sb = vshrq_n_s32(vreinterpretq_s32_u32(b), SV_RESAMPLE_PRECISION_BITS);
+    return vqmovn_u16(vcombine_u16(vqmovun_s32(sa), vqmovun_s32(sb)));
+}
+
+// Vertical: 16 output bytes at a time, every tap into 4 registers of 4 lanes.
+static void sv_resample_v_u8_neon(const uint8_t *src, int64_t row_elems, uint8_t *dst, int64_t out_h0, int64_t out_h1,
+                                  const int32_t *first, const int32_t *count, const int32_t *weights, int64_t ksize) {
+    const uint32x4_t half = vdupq_n_u32(1u << (SV_RESAMPLE_PRECISION_BITS - 1));
+    for (int64_t yy = out_h0; yy < out_h1; yy++) {
+        const int32_t *w = weights + yy * ksize;
+        const uint8_t *base = src + (int64_t)first[yy] * row_elems;
+        uint8_t *out = dst + yy * row_elems;
+        int64_t i = 0;
+        for (; i + 16 <= row_elems; i += 16) {
+            uint32x4_t a0 = half, a1 = half, a2 = half, a3 = half;
+            const uint8_t *p = base + i;
+            for (int32_t k = 0; k < count[yy]; k++, p += row_elems) {
+                const uint8x16_t px = vld1q_u8(p);
+                const uint16x8_t lo = vmovl_u8(vget_low_u8(px)), hi = vmovl_high_u8(px);
+                const uint32_t wk = (uint32_t)w[k];
+                a0 = vmlaq_n_u32(a0, vmovl_u16(vget_low_u16(lo)), wk);
+                a1 = vmlaq_n_u32(a1, vmovl_high_u16(lo), wk);
+                a2 = vmlaq_n_u32(a2, vmovl_u16(vget_low_u16(hi)), wk);
+                a3 = vmlaq_n_u32(a3, vmovl_high_u16(hi), wk);
+            }
+            vst1q_u8(out + i, vcombine_u8(sv_resample_clip8_neon(a0, a1), sv_resample_clip8_neon(a2, a3)));
+        }
+        for (; i < row_elems; i++) {
+            uint32_t acc = 1u << (SV_RESAMPLE_PRECISION_BITS - 1);
+            for (int32_t k = 0; k < count[yy]; k++) acc += (uint32_t)base[k * row_elems + i] * (uint32_t)w[k];
+            const int32_t v = (int32_t)acc >> SV_RESAMPLE_PRECISION_BITS;
+            out[i] = (uint8_t)(v < 0 ? 0 : (v > 255 ? 255 : v));
+        }
+    }
+}
+
+// Horizontal: one output pixel's three channels in lanes 0-2, one multiply-add per tap. A tap
+// loads 4 bytes (its pixel and the next byte), so the last row's outputs that reach the image's
+// last pixel take the scalar pass; the store writes only the pixel's 3 bytes.
+static void sv_resample_h_rgb8_neon(const uint8_t *src, int64_t in_w, int64_t rows, uint8_t *dst, int64_t out_w,
+                                    const int32_t *first, const int32_t *count, const int32_t *weights, int64_t ksize) {
+    const uint32x4_t half = vdupq_n_u32(1u << (SV_RESAMPLE_PRECISION_BITS - 1));
+    for (int64_t y = 0; y < rows; y++) {
+        const uint8_t *row = src + y * in_w * 3;
+        uint8_t *out = dst + y * out_w * 3;
+        for (int64_t xx = 0; xx < out_w; xx++) {
+            if (y == rows - 1 && first[xx] + count[xx] == in_w) {
+                sv_resample_h_rgb8_generic(row, in_w, 1, out + 3 * xx, 1, first + xx, count + xx, weights + xx * ksize, ksize);
+                continue;
+            }
+            uint32x4_t acc = half;
+            const uint8_t *p = row + (int64_t)first[xx] * 3;
+            const int32_t *w = weights + xx * ksize;
+            for (int32_t k = 0; k < count[xx]; k++, p += 3) {
+                uint32_t px;
+                memcpy(&px, p, 4);
+                const uint16x4_t px16 = vget_low_u16(vmovl_u8(vreinterpret_u8_u32(vdup_n_u32(px))));
+                acc = vmlaq_n_u32(acc, vmovl_u16(px16), (uint32_t)w[k]);
+            }
+            const uint32_t b = vget_lane_u32(vreinterpret_u32_u8(sv_resample_clip8_neon(acc, acc)), 0);
+            memcpy(out + 3 * xx, &b, 3);
+        }
+    }
+}
+
 // MARK: - Repacked Q8_0 product
 
 // sv_gemm_q8_0_r16_generic with 4 outputs per register. The 16 bytes at q[l][4r'..4r'+3] of a
@@ -1249,6 +1322,8 @@ void sv_fill_kernels_neon(sv_kernels *k) {
     k->attention_block_f32acc = sv_attention_block_f32acc_neon;
     k->attention_row_f16acc = sv_attention_row_f16acc_neon;
     k->attention_row_f16acc_partial = sv_attention_row_f16acc_partial_neon;
+    k->resample_h_rgb8 = sv_resample_h_rgb8_neon;
+    k->resample_v_u8 = sv_resample_v_u8_neon;
 }
 
 void sv_fill_kernels_neon_dotprod(sv_kernels *k) {

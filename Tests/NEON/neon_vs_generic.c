@@ -13,8 +13,10 @@
 //         and "extreme" rows where every quant sits at an end of its range;
 //   * sv_matmul_rows with m = 1 and m = 5 must agree with the scalar table;
 //   * the entries with a bit-exact contract (gemm_q8_0_r16, swiglu, the attention
-//     kernels) must equal their generic oracle bit for bit.
+//     kernels, the resampling passes) must equal their generic oracle bit for bit.
 // One line per check; the last line is "N passed, M failed".
+#define _DEFAULT_SOURCE // mmap's MAP_ANONYMOUS under -std=c11
+
 #include "kernels.h"
 
 #include <math.h>
@@ -22,6 +24,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 static int g_passed, g_failed;
 
@@ -590,7 +594,7 @@ static void test_gemm_q8_0_r16(const sv_kernels *kv) {
     }
 }
 
-// MARK: - SwiGLU and attention (bit-exact contracts)
+// MARK: - SwiGLU, attention and resampling (bit-exact contracts)
 
 static float rng_f16_value(float lo, float hi) { return sv_fp16_to_fp32(sv_fp32_to_fp16(rng_uniform(lo, hi))); }
 
@@ -739,6 +743,116 @@ static void test_attention_f16acc(const sv_kernels *ks, const sv_kernels *kv) {
     }
 }
 
+// Source bytes that end at a page boundary with an inaccessible page after it, so a twin that
+// reads past the image faults instead of passing.
+static uint8_t *guarded_alloc(size_t n, void **base, size_t *len) {
+    const size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    const size_t body = (n + page - 1) / page * page;
+    *len = body + page;
+    uint8_t *m = mmap(NULL, *len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) return NULL;
+    mprotect(m + body, page, PROT_NONE);
+    *base = m;
+    return m + body - n;
+}
+
+// Filter coefficients as Pillow builds them (a window of taps per output, first + count within
+// the input), with weights that are mostly a normalised kernel, sometimes negative lobes, and
+// sometimes any int32 (clamping at both ends, wrapping sums).
+static void make_coeffs(int64_t in, int64_t out, int64_t ksize, int32_t *first, int32_t *count, int32_t *weights) {
+    for (int64_t o = 0; o < out; o++) {
+        const int c = rng_int(1, (int)(ksize < in ? ksize : in));
+        count[o] = c;
+        first[o] = rng_int(0, (int)(in - c));
+        if (o == out - 1 && rng_int(0, 1)) first[o] = (int32_t)(in - c); // reach the last input
+        const int kind = rng_int(0, 5);
+        for (int64_t k = 0; k < ksize; k++) {
+            int32_t wk;
+            if (kind == 0) wk = (int32_t)(uint32_t)rng_u64();
+            else if (kind == 1) wk = rng_int(-(1 << 21), 1 << 22);
+            else wk = rng_int(0, (1 << 22) / c + 1);
+            weights[o * ksize + k] = k < c ? wk : (int32_t)0x5A5A5A5A; // unused taps: garbage
+        }
+    }
+}
+
+static void test_resample(const sv_kernels *ks, const sv_kernels *kv) {
+    if (kv->resample_h_rgb8 != NULL && kv->resample_h_rgb8 != ks->resample_h_rgb8) {
+        static const int64_t in_ws[] = { 1, 2, 5, 17, 64, 383 };
+        for (int wi = 0; wi < NELEMS(in_ws); wi++) {
+            const int64_t in_w = in_ws[wi];
+            int ok = 1;
+            char detail[160] = "";
+            for (int rep = 0; rep < 6 && ok; rep++) {
+                const int64_t rows = rng_int(1, 4), out_w = rng_int(1, 40), ksize = rng_int(1, 9);
+                void *base; size_t len;
+                const size_t n_src = (size_t)(in_w * 3 * rows);
+                uint8_t *src = guarded_alloc(n_src, &base, &len);
+                rng_bytes(src, n_src);
+                if (rep % 3 == 1) memset(src, 0xFF, n_src);
+                int32_t *first = malloc(sizeof(int32_t) * (size_t)out_w), *count = malloc(sizeof(int32_t) * (size_t)out_w);
+                int32_t *weights = malloc(sizeof(int32_t) * (size_t)(out_w * ksize));
+                make_coeffs(in_w, out_w, ksize, first, count, weights);
+                const size_t n_dst = (size_t)(out_w * 3 * rows) + 8;
+                uint8_t *da = malloc(n_dst), *db = malloc(n_dst);
+                memset(da, 0xA5, n_dst);
+                memset(db, 0xA5, n_dst);
+                sv_resample_h_rgb8_generic(src, in_w, rows, da, out_w, first, count, weights, ksize);
+                kv->resample_h_rgb8(src, in_w, rows, db, out_w, first, count, weights, ksize);
+                for (size_t i = 0; i < n_dst; i++) {
+                    if (da[i] != db[i]) {
+                        snprintf(detail, sizeof detail, " rows=%lld out_w=%lld: byte %zu generic %02x, %s %02x",
+                                 (long long)rows, (long long)out_w, i, da[i], kv->name, db[i]);
+                        ok = 0;
+                        break;
+                    }
+                }
+                munmap(base, len);
+                free(first); free(count); free(weights); free(da); free(db);
+            }
+            check(ok, "%-12s resample_h_rgb8 in_w=%-3lld byte-identical (1-4 rows, 1-40 outputs, 1-9 taps, any weights)%s",
+                  kv->name, (long long)in_w, detail);
+        }
+    }
+    if (kv->resample_v_u8 != NULL && kv->resample_v_u8 != ks->resample_v_u8) {
+        static const int64_t elems[] = { 1, 15, 16, 17, 33, 111, 3 * 383 };
+        for (int ei = 0; ei < NELEMS(elems); ei++) {
+            const int64_t row_elems = elems[ei];
+            int ok = 1;
+            char detail[160] = "";
+            for (int rep = 0; rep < 6 && ok; rep++) {
+                const int64_t in_h = rng_int(1, 12), out_h = rng_int(1, 12), ksize = rng_int(1, 9);
+                const int64_t h0 = rng_int(0, (int)out_h - 1), h1 = rng_int((int)h0 + 1, (int)out_h);
+                void *base; size_t len;
+                const size_t n_src = (size_t)(row_elems * in_h);
+                uint8_t *src = guarded_alloc(n_src, &base, &len);
+                rng_bytes(src, n_src);
+                int32_t *first = malloc(sizeof(int32_t) * (size_t)out_h), *count = malloc(sizeof(int32_t) * (size_t)out_h);
+                int32_t *weights = malloc(sizeof(int32_t) * (size_t)(out_h * ksize));
+                make_coeffs(in_h, out_h, ksize, first, count, weights);
+                const size_t n_dst = (size_t)(row_elems * out_h);
+                uint8_t *da = malloc(n_dst), *db = malloc(n_dst);
+                memset(da, 0xA5, n_dst);
+                memset(db, 0xA5, n_dst);
+                sv_resample_v_u8_generic(src, row_elems, da, h0, h1, first, count, weights, ksize);
+                kv->resample_v_u8(src, row_elems, db, h0, h1, first, count, weights, ksize);
+                for (size_t i = 0; i < n_dst; i++) {
+                    if (da[i] != db[i]) {
+                        snprintf(detail, sizeof detail, " out rows [%lld, %lld): byte %zu generic %02x, %s %02x",
+                                 (long long)h0, (long long)h1, i, da[i], kv->name, db[i]);
+                        ok = 0;
+                        break;
+                    }
+                }
+                munmap(base, len);
+                free(first); free(count); free(weights); free(da); free(db);
+            }
+            check(ok, "%-12s resample_v_u8 row_elems=%-4lld byte-identical (sub-ranges of 1-12 rows, 1-9 taps, any weights)%s",
+                  kv->name, (long long)row_elems, detail);
+        }
+    }
+}
+
 // MARK: - Main
 
 int main(void) {
@@ -780,6 +894,7 @@ int main(void) {
         test_swiglu(ks, kv);
         test_attention_block(kv);
         test_attention_f16acc(ks, kv);
+        test_resample(ks, kv);
     }
     // The sdot table must really carry sdot dots, not just inherit the NEON ones.
     const sv_kernels *kn = sv_kernels_for(SV_ISA_NEON), *kd = sv_kernels_for(SV_ISA_NEON_DOTPROD);
