@@ -40,6 +40,10 @@
 #define SV_TARGET_DOTPROD // other compilers (MSVC): no per-function targets; untested
 #endif
 
+// Full unrolling of the tile bodies' small constant loops, so that their accumulator arrays
+// live in registers (clang reads GCC's spelling too).
+#define SV_UNROLL _Pragma("GCC unroll 16")
+
 // MARK: - Half conversion helpers
 //
 // FCVT/FCVTL/FCVTN are baseline on AArch64 and round to nearest even under the
@@ -1208,40 +1212,40 @@ static void sv_resample_h_rgb8_neon(const uint8_t *src, int64_t in_w, int64_t ro
 #define SV_Q8R16_TILE_BODY(LANE_DOT, RQ, A, nb, w, rq0, x, xs, y, ys)                                 \
     do {                                                                                           \
         float32x4_t facc[2][2][8];                                                                 \
-        for (int r = 0; r < (RQ); r++)                                                             \
-            for (int a = 0; a < (A); a++)                                                          \
-                for (int l = 0; l < 8; l++) facc[r][a][l] = vdupq_n_f32(0.0f);                     \
+        SV_UNROLL for (int r = 0; r < (RQ); r++)                                                         \
+            SV_UNROLL for (int a = 0; a < (A); a++)                                                      \
+                SV_UNROLL for (int l = 0; l < 8; l++) facc[r][a][l] = vdupq_n_f32(0.0f);                 \
         const int8x16_t bias = vdupq_n_s8((int8_t)0x80);                                           \
         for (int64_t b = 0; b < (nb); b++) {                                                       \
             const sv_block_q8_0_r16 *wb = (w) + b;                                                 \
             const sv_block_q8_0 *xb[2];                                                            \
             float32x4_t d[2][2];                                                                   \
-            for (int a = 0; a < (A); a++) {                                                        \
+            SV_UNROLL for (int a = 0; a < (A); a++) {                                                    \
                 xb[a] = (const sv_block_q8_0 *)((x) + (size_t)a * (xs)) + b;                       \
                 const float dx = sv_h2f(xb[a]->d);                                                 \
-                for (int r = 0; r < (RQ); r++)                                                     \
+                SV_UNROLL for (int r = 0; r < (RQ); r++)                                                 \
                     d[r][a] = vmulq_n_f32(sv_load_f16x4(wb->d + 4 * ((rq0) + r)), dx);             \
             }                                                                                      \
-            for (int l = 0; l < 8; l++) {                                                          \
+            SV_UNROLL for (int l = 0; l < 8; l++) {                                                      \
                 int8x16_t x4[2];                                                                   \
-                for (int a = 0; a < (A); a++) {                                                    \
+                SV_UNROLL for (int a = 0; a < (A); a++) {                                                \
                     int32_t four;                                                                  \
                     memcpy(&four, xb[a]->qs + 4 * l, 4);                                           \
                     x4[a] = vreinterpretq_s8_s32(vdupq_n_s32(four));                               \
                 }                                                                                  \
-                for (int r = 0; r < (RQ); r++) {                                                   \
+                SV_UNROLL for (int r = 0; r < (RQ); r++) {                                               \
                     const int8x16_t wv = veorq_s8(vld1q_s8((const int8_t *)wb->q[l][4 * ((rq0) + r)]), bias); \
-                    for (int a = 0; a < (A); a++) {                                                \
+                    SV_UNROLL for (int a = 0; a < (A); a++) {                                            \
                         const int32x4_t p = LANE_DOT(wv, x4[a]);                                   \
                         facc[r][a][l] = vfmaq_f32(facc[r][a][l], d[r][a], vcvtq_f32_s32(p));       \
                     }                                                                              \
                 }                                                                                  \
             }                                                                                      \
         }                                                                                          \
-        for (int r = 0; r < (RQ); r++)                                                             \
-            for (int a = 0; a < (A); a++) {                                                        \
+        SV_UNROLL for (int r = 0; r < (RQ); r++)                                                         \
+            SV_UNROLL for (int a = 0; a < (A); a++) {                                                    \
                 float32x4_t h[4];                                                                  \
-                for (int i = 0; i < 4; i++) h[i] = vaddq_f32(facc[r][a][i + 4], facc[r][a][i]);    \
+                SV_UNROLL for (int i = 0; i < 4; i++) h[i] = vaddq_f32(facc[r][a][i + 4], facc[r][a][i]); \
                 vst1q_f32((y) + (int64_t)a * (ys) + 4 * ((rq0) + r),                               \
                           vaddq_f32(vaddq_f32(h[0], h[2]), vaddq_f32(h[1], h[3])));                \
             }                                                                                      \
