@@ -2,7 +2,8 @@
 //
 // Contract (see Kernels/include/kernels.h): from_float entries produce bytes
 // identical to the generic scalar oracle; vec_dot entries compute every integer
-// partial sum exactly and differ from the oracle only in float accumulation order.
+// partial sum exactly and differ from the oracle only in float accumulation order;
+// gemm entries give every output the bits of the same table's vec_dot.
 // The repacked Q8_0 product, SwiGLU, the resampling passes and the attention kernels give the bits
 // of their generic oracles (ggml's x86 orders, polynomial exp included; the repacked
 // product is not this file's Q8_0 vec_dot but its own summation, used for every
@@ -851,6 +852,102 @@ static float sv_vec_dot_q6_K_q8_K_neon_dotprod(int64_t n, const void *vw, const 
     return sumf;
 }
 
+// MARK: - Register-tiled products
+//
+// gemm twins of the Q8_0-partner dots (Q8_0, Q4_0, Q5_0 weights): RM weight rows × RN
+// activation rows per tile, each output taking exactly its table's vec_dot steps: the same
+// unpacking, the same integer block dot (so the same int32 lanes), the same d_w·d_x product and
+// vmlaq_n_f32 into the accumulator of the block's parity (the dots keep two, even and odd
+// blocks, an odd count's last block in the even one), the same final reduction. Whether the
+// compiler fuses vmlaq_n_f32 (clang does, GCC under ISO C does not), it does so in both. A
+// weight block is unpacked once for RN activation rows and an activation block's scale
+// converted once for RM weight rows. 2 × 3: 12 accumulators with the operands fit in the 32
+// registers (2 × 4 spills in clang's and GCC's code; not yet measured on hardware).
+#define SV_GEMM_NEON_RM 2
+#define SV_GEMM_NEON_RN 3
+
+#define SV_UNPACK_Q8_0(b, lo, hi) (*(lo) = vld1q_s8((b)->qs), *(hi) = vld1q_s8((b)->qs + 16))
+#define SV_UNPACK_Q4_0(b, lo, hi) sv_unpack_q4_0((b)->qs, lo, hi)
+#define SV_UNPACK_Q5_0(b, lo, hi) sv_unpack_q5_0(b, lo, hi)
+
+// Integer block dots of the plain dots: Q8_0's (one product per int16 lane) and the 4-/5-bit
+// types' (sv_q4_q8_block_neon).
+static inline int32x4_t sv_q8_0_block_dot_neon(int8x16_t lo, int8x16_t hi, const int8_t *q8) {
+    return sv_dot16_wide(sv_dot16_wide(vdupq_n_s32(0), lo, vld1q_s8(q8)), hi, vld1q_s8(q8 + 16));
+}
+
+#define SV_GEMM_Q_X_Q8_0_TILE(NAME, WBLOCK, UNPACK, DOT)                                                 \
+    static inline __attribute__((always_inline)) void NAME(                                              \
+        const int RM, const int RN, int64_t nb, const char *w, size_t ws, const char *x, size_t xs,      \
+        float *y, int64_t ys) {                                                                          \
+        float32x4_t s[SV_GEMM_TILE_MAX][SV_GEMM_TILE_MAX][2];                                            \
+        SV_UNROLL for (int i = 0; i < RM; i++)                                                           \
+            SV_UNROLL for (int j = 0; j < RN; j++) s[i][j][0] = s[i][j][1] = vdupq_n_f32(0.0f);          \
+        for (int64_t b0 = 0; b0 < nb; b0 += 2) {                                                         \
+            SV_UNROLL for (int p = 0; p < 2; p++) {                                                      \
+                const int64_t b = b0 + p;                                                                \
+                if (b == nb) break;                                                                      \
+                float dx[SV_GEMM_TILE_MAX];                                                              \
+                const int8_t *xq[SV_GEMM_TILE_MAX];                                                      \
+                SV_UNROLL for (int j = 0; j < RN; j++) {                                                 \
+                    const sv_block_q8_0 *xb = (const sv_block_q8_0 *)(x + (size_t)j * xs) + b;           \
+                    dx[j] = sv_h2f(xb->d);                                                               \
+                    xq[j] = xb->qs;                                                                      \
+                }                                                                                        \
+                SV_UNROLL for (int i = 0; i < RM; i++) {                                                 \
+                    const WBLOCK *wb = (const WBLOCK *)(w + (size_t)i * ws) + b;                         \
+                    int8x16_t lo, hi;                                                                    \
+                    UNPACK(wb, &lo, &hi);                                                                \
+                    const float dw = sv_h2f(wb->d);                                                      \
+                    SV_UNROLL for (int j = 0; j < RN; j++) {                                             \
+                        const int32x4_t a = DOT(lo, hi, xq[j]);                                          \
+                        s[i][j][p] = vmlaq_n_f32(s[i][j][p], vcvtq_f32_s32(a), dw * dx[j]);              \
+                    }                                                                                    \
+                }                                                                                        \
+            }                                                                                            \
+        }                                                                                                \
+        SV_UNROLL for (int i = 0; i < RM; i++)                                                           \
+            SV_UNROLL for (int j = 0; j < RN; j++)                                                       \
+                y[(int64_t)j * ys + i] = vaddvq_f32(vaddq_f32(s[i][j][0], s[i][j][1]));                  \
+    }
+
+#define SV_GEMM_NEON_DEFINE(PAIR, SUFFIX, BLOCK)                                                          \
+    SV_GEMM_TILE_FNS(sv_gemm_##PAIR##_, _##SUFFIX, sv_gemm_##PAIR##_tile_##SUFFIX)                       \
+    static void sv_gemm_##PAIR##_##SUFFIX(int64_t n, const void *w, size_t ws, int64_t nr,               \
+                                          const void *x, size_t xs, int64_t nc, float *y, int64_t ys) {  \
+        static const sv_gemm_tile_fn tiles[] = SV_GEMM_TILE_TABLE(sv_gemm_##PAIR##_, _##SUFFIX);        \
+        sv_gemm_walk(tiles, SV_GEMM_NEON_RM, SV_GEMM_NEON_RN, n / (BLOCK), w, ws, nr, x, xs, nc, y, ys); \
+    }
+
+SV_GEMM_Q_X_Q8_0_TILE(sv_gemm_q8_0_q8_0_tile_neon, sv_block_q8_0, SV_UNPACK_Q8_0, sv_q8_0_block_dot_neon)
+SV_GEMM_Q_X_Q8_0_TILE(sv_gemm_q4_0_q8_0_tile_neon, sv_block_q4_0, SV_UNPACK_Q4_0, sv_q4_q8_block_neon)
+SV_GEMM_Q_X_Q8_0_TILE(sv_gemm_q5_0_q8_0_tile_neon, sv_block_q5_0, SV_UNPACK_Q5_0, sv_q4_q8_block_neon)
+SV_GEMM_NEON_DEFINE(q8_0_q8_0, neon, SV_QK8_0)
+SV_GEMM_NEON_DEFINE(q4_0_q8_0, neon, SV_QK4_0)
+SV_GEMM_NEON_DEFINE(q5_0_q8_0, neon, SV_QK5_0)
+
+// The sdot twins, under the dotprod target as a region: the tile functions the shared macros
+// generate carry no attribute of their own.
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("dotprod"))), apply_to = function)
+#elif defined(__GNUC__)
+#pragma GCC push_options
+#pragma GCC target("arch=armv8.2-a+dotprod")
+#endif
+
+SV_GEMM_Q_X_Q8_0_TILE(sv_gemm_q8_0_q8_0_tile_neon_dotprod, sv_block_q8_0, SV_UNPACK_Q8_0, sv_dot32_sdot)
+SV_GEMM_Q_X_Q8_0_TILE(sv_gemm_q4_0_q8_0_tile_neon_dotprod, sv_block_q4_0, SV_UNPACK_Q4_0, sv_dot32_sdot)
+SV_GEMM_Q_X_Q8_0_TILE(sv_gemm_q5_0_q8_0_tile_neon_dotprod, sv_block_q5_0, SV_UNPACK_Q5_0, sv_dot32_sdot)
+SV_GEMM_NEON_DEFINE(q8_0_q8_0, neon_dotprod, SV_QK8_0)
+SV_GEMM_NEON_DEFINE(q4_0_q8_0, neon_dotprod, SV_QK4_0)
+SV_GEMM_NEON_DEFINE(q5_0_q8_0, neon_dotprod, SV_QK5_0)
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#elif defined(__GNUC__)
+#pragma GCC pop_options
+#endif
+
 // MARK: - SwiGLU
 
 // sv_ggml_expf_avx512_lane (Kernels/generic/transformer.c) on 4 lanes: the same FMAs on the same
@@ -1319,6 +1416,9 @@ void sv_fill_kernels_neon(sv_kernels *k) {
     k->vec_dot[SV_TYPE_Q4_K] = sv_vec_dot_q4_K_q8_K_neon;
     k->vec_dot[SV_TYPE_Q5_K] = sv_vec_dot_q5_K_q8_K_neon;
     k->vec_dot[SV_TYPE_Q6_K] = sv_vec_dot_q6_K_q8_K_neon;
+    k->gemm[SV_TYPE_Q8_0] = sv_gemm_q8_0_q8_0_neon;
+    k->gemm[SV_TYPE_Q4_0] = sv_gemm_q4_0_q8_0_neon;
+    k->gemm[SV_TYPE_Q5_0] = sv_gemm_q5_0_q8_0_neon;
 
     k->gemm_q8_0_r16 = sv_gemm_q8_0_r16_neon;
 
@@ -1340,6 +1440,9 @@ void sv_fill_kernels_neon_dotprod(sv_kernels *k) {
     k->vec_dot[SV_TYPE_Q4_K] = sv_vec_dot_q4_K_q8_K_neon_dotprod;
     k->vec_dot[SV_TYPE_Q5_K] = sv_vec_dot_q5_K_q8_K_neon_dotprod;
     k->vec_dot[SV_TYPE_Q6_K] = sv_vec_dot_q6_K_q8_K_neon_dotprod;
+    k->gemm[SV_TYPE_Q8_0] = sv_gemm_q8_0_q8_0_neon_dotprod;
+    k->gemm[SV_TYPE_Q4_0] = sv_gemm_q4_0_q8_0_neon_dotprod;
+    k->gemm[SV_TYPE_Q5_0] = sv_gemm_q5_0_q8_0_neon_dotprod;
 
     k->gemm_q8_0_r16 = sv_gemm_q8_0_r16_neon_dotprod;
 }

@@ -11,7 +11,8 @@
 //       - agree within 2e-6 of the sum of |terms| on random data with sane scales,
 //         with activations from from_float, raw int8 activations including -128,
 //         and "extreme" rows where every quant sits at an end of its range;
-//   * sv_matmul_rows with m = 1 and m = 5 must agree with the scalar table;
+//   * sv_matmul_rows with m = 1 and m = 5 must agree with the scalar table, and
+//     every gemm entry with its own table's vec_dot, bit for bit;
 //   * the entries with a bit-exact contract (gemm_q8_0_r16, swiglu, the attention
 //     kernels, the resampling passes) must equal their generic oracle bit for bit.
 // One line per check; the last line is "N passed, M failed".
@@ -594,6 +595,51 @@ static void test_gemm_q8_0_r16(const sv_kernels *kv) {
     }
 }
 
+// Every gemm entry against sv_gemm_by_vec_dot with the same table's vec_dot, bit for bit: block
+// counts odd and even (the dots' two accumulators), every edge tile (1-9 weight rows × 1-9
+// activation rows), padded strides, quantized / raw int8 (-128 included) / extreme data.
+static void test_gemm(const sv_kernels *kv) {
+    for (int ti = 0; ti < NELEMS(k_dot_types); ti++) {
+        const sv_type t = k_dot_types[ti];
+        if (kv->gemm[t] == NULL) continue;
+        const sv_type p = sv_vec_dot_type(t);
+        const int64_t be = sv_type_block_elems(t);
+        static const int64_t blocks[] = { 1, 2, 3, 5, 18 };
+        int ok = 1, cases = 0;
+        char detail[200] = "";
+        for (int bi = 0; bi < NELEMS(blocks) && ok; bi++) {
+            const int64_t n = blocks[bi] * be;
+            const size_t wrow = sv_row_bytes(t, n) + 8, xrow = sv_row_bytes(p, n) + 4;
+            enum { MAXR = 9 };
+            uint8_t *w = malloc(wrow * MAXR), *x = malloc(xrow * MAXR);
+            const int64_t ys = MAXR + 3;
+            float *ya = malloc(sizeof(float) * ys * MAXR), *yb = malloc(sizeof(float) * ys * MAXR);
+            static const int modes[] = { A_QUANTIZED, A_RAW, A_EXTREME };
+            for (int mi = 0; mi < NELEMS(modes) && ok; mi++) {
+                for (int r = 0; r < MAXR; r++) make_weights(t, n, w + r * wrow, modes[mi] == A_EXTREME ? 2 : 0);
+                for (int j = 0; j < MAXR; j++) make_activations(kv, p, n, x + j * xrow, modes[mi]);
+                for (int nr = 1; nr <= MAXR && ok; nr++) {
+                    for (int nc = 1; nc <= MAXR && ok; nc++) {
+                        for (int64_t i = 0; i < ys * MAXR; i++) ya[i] = yb[i] = -12345.0f;
+                        sv_gemm_by_vec_dot(kv->vec_dot[t], n, w, wrow, nr, x, xrow, nc, ya, ys);
+                        kv->gemm[t](n, w, wrow, nr, x, xrow, nc, yb, ys);
+                        int64_t at;
+                        if (!same_bits(ya, yb, ys * MAXR, &at)) {
+                            snprintf(detail, sizeof detail, " n=%lld %d x %d mode %d: at (%lld, %lld) vec_dot %.9g, gemm %.9g",
+                                     (long long)n, nr, nc, modes[mi], (long long)(at / ys), (long long)(at % ys), ya[at], yb[at]);
+                            ok = 0;
+                        }
+                        cases++;
+                    }
+                }
+            }
+            free(w); free(x); free(ya); free(yb);
+        }
+        check(ok, "%-12s gemm %-4s %d shapes (1-18 blocks, 1-9 x 1-9 rows) bit-identical to the table's vec_dot%s",
+              kv->name, sv_type_name(t), cases, detail);
+    }
+}
+
 // MARK: - SwiGLU, attention and resampling (bit-exact contracts)
 
 static float rng_f16_value(float lo, float hi) { return sv_fp16_to_fp32(sv_fp32_to_fp16(rng_uniform(lo, hi))); }
@@ -886,10 +932,21 @@ int main(void) {
         for (int t = 0; t < SV_TYPE_COUNT; t++) {
             if (kv->vec_dot[t] && kv->vec_dot[t] != ks->vec_dot[t]) printf(" vec_dot[%s]", sv_type_name((sv_type)t));
         }
+        for (int t = 0; t < SV_TYPE_COUNT; t++) {
+            if (kv->gemm[t]) printf(" gemm[%s]", sv_type_name((sv_type)t));
+        }
+        if (kv->gemm_q8_0_r16) printf(" gemm_q8_0_r16");
+        if (kv->swiglu != ks->swiglu) printf(" swiglu");
+        if (kv->attention_block_f32acc != ks->attention_block_f32acc) printf(" attention_block_f32acc");
+        if (kv->attention_row_f16acc != ks->attention_row_f16acc) printf(" attention_row_f16acc");
+        if (kv->attention_row_f16acc_partial != ks->attention_row_f16acc_partial) printf(" attention_row_f16acc_partial");
+        if (kv->resample_h_rgb8 != ks->resample_h_rgb8) printf(" resample_h_rgb8");
+        if (kv->resample_v_u8 != ks->resample_v_u8) printf(" resample_v_u8");
         printf("\n");
         test_from_float(ks, kv);
         test_vec_dot(ks, kv);
         test_matmul(ks, kv);
+        test_gemm(kv);
         test_gemm_q8_0_r16(kv);
         test_swiglu(ks, kv);
         test_attention_block(kv);
