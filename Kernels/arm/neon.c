@@ -854,21 +854,29 @@ static float sv_vec_dot_q6_K_q8_K_neon_dotprod(int64_t n, const void *vw, const 
 
 // MARK: - Register-tiled products
 //
-// gemm twins of the Q8_0-partner dots (Q8_0, Q4_0, Q5_0 weights): RM weight rows × RN
-// activation rows per tile, each output taking exactly its table's vec_dot steps: the same
-// unpacking, the same integer block dot (so the same int32 lanes), the same d_w·d_x product and
-// vmlaq_n_f32 into the accumulator of the block's parity (the dots keep two, even and odd
-// blocks, an odd count's last block in the even one), the same final reduction. Whether the
-// compiler fuses vmlaq_n_f32 (clang does, GCC under ISO C does not), it does so in both. A
-// weight block is unpacked once for RN activation rows and an activation block's scale
-// converted once for RM weight rows. 2 × 3: 12 accumulators with the operands fit in the 32
-// registers (2 × 4 spills in clang's and GCC's code; not yet measured on hardware).
+// gemm twins of the 32-element block dots (Q8_0, Q4_0, Q5_0 against Q8_0; Q4_1, Q5_1 against
+// Q8_1): RM weight rows × RN activation rows per tile, each output taking exactly its table's
+// vec_dot steps: the same unpacking, the same integer block dot (so the same int32 lanes), the
+// same d_w·d_x product and vmlaq_n_f32 into the accumulator of the block's parity (the dots keep
+// two, even and odd blocks, an odd count's last block in the even one), for Q4_1/Q5_1 the same
+// m_w·s_x sums (a pair of blocks per statement, as the dots write it), the same final
+// reduction. Whether the compiler fuses vmlaq_n_f32 or contracts the min sums (clang does, GCC
+// under ISO C does not), it does so in both. A weight block is unpacked once for RN activation
+// rows and an activation block's scale converted once for RM weight rows. 2 × 3: 12
+// accumulators with the operands fit in the 32 registers (2 × 4 spills in clang's and GCC's
+// code; not yet measured on hardware).
 #define SV_GEMM_NEON_RM 2
 #define SV_GEMM_NEON_RN 3
 
 #define SV_UNPACK_Q8_0(b, lo, hi) (*(lo) = vld1q_s8((b)->qs), *(hi) = vld1q_s8((b)->qs + 16))
 #define SV_UNPACK_Q4_0(b, lo, hi) sv_unpack_q4_0((b)->qs, lo, hi)
 #define SV_UNPACK_Q5_0(b, lo, hi) sv_unpack_q5_0(b, lo, hi)
+#define SV_UNPACK_Q4_1(b, lo, hi) sv_unpack_q4_1((b)->qs, lo, hi)
+#define SV_UNPACK_Q5_1(b, lo, hi) sv_unpack_q5_1(b, lo, hi)
+// The min term's factors, m_w and s_x (0 where the pair has none; then never used).
+#define SV_NO_MIN(b) 0.0f
+#define SV_MIN_M(b) sv_h2f((b)->m)
+#define SV_MIN_S(b) sv_h2f((b)->s)
 
 // Integer block dots of the plain dots: Q8_0's (one product per int16 lane) and the 4-/5-bit
 // types' (sv_q4_q8_block_neon).
@@ -876,22 +884,28 @@ static inline int32x4_t sv_q8_0_block_dot_neon(int8x16_t lo, int8x16_t hi, const
     return sv_dot16_wide(sv_dot16_wide(vdupq_n_s32(0), lo, vld1q_s8(q8)), hi, vld1q_s8(q8 + 16));
 }
 
-#define SV_GEMM_Q_X_Q8_0_TILE(NAME, WBLOCK, UNPACK, DOT)                                                 \
+#define SV_GEMM_QX_TILE(NAME, WBLOCK, XBLOCK, UNPACK, DOT, HAS_MIN, MW, SX)                              \
     static inline __attribute__((always_inline)) void NAME(                                              \
         const int RM, const int RN, int64_t nb, const char *w, size_t ws, const char *x, size_t xs,      \
         float *y, int64_t ys) {                                                                          \
         float32x4_t s[SV_GEMM_TILE_MAX][SV_GEMM_TILE_MAX][2];                                            \
+        float summs[SV_GEMM_TILE_MAX][SV_GEMM_TILE_MAX];                                                 \
         SV_UNROLL for (int i = 0; i < RM; i++)                                                           \
-            SV_UNROLL for (int j = 0; j < RN; j++) s[i][j][0] = s[i][j][1] = vdupq_n_f32(0.0f);          \
+            SV_UNROLL for (int j = 0; j < RN; j++) {                                                     \
+                s[i][j][0] = s[i][j][1] = vdupq_n_f32(0.0f);                                             \
+                summs[i][j] = 0.0f;                                                                      \
+            }                                                                                            \
         for (int64_t b0 = 0; b0 < nb; b0 += 2) {                                                         \
+            float mw[2][SV_GEMM_TILE_MAX], sx[2][SV_GEMM_TILE_MAX];                                      \
             SV_UNROLL for (int p = 0; p < 2; p++) {                                                      \
                 const int64_t b = b0 + p;                                                                \
                 if (b == nb) break;                                                                      \
                 float dx[SV_GEMM_TILE_MAX];                                                              \
                 const int8_t *xq[SV_GEMM_TILE_MAX];                                                      \
                 SV_UNROLL for (int j = 0; j < RN; j++) {                                                 \
-                    const sv_block_q8_0 *xb = (const sv_block_q8_0 *)(x + (size_t)j * xs) + b;           \
+                    const XBLOCK *xb = (const XBLOCK *)(x + (size_t)j * xs) + b;                         \
                     dx[j] = sv_h2f(xb->d);                                                               \
+                    sx[p][j] = SX(xb);                                                                   \
                     xq[j] = xb->qs;                                                                      \
                 }                                                                                        \
                 SV_UNROLL for (int i = 0; i < RM; i++) {                                                 \
@@ -899,16 +913,25 @@ static inline int32x4_t sv_q8_0_block_dot_neon(int8x16_t lo, int8x16_t hi, const
                     int8x16_t lo, hi;                                                                    \
                     UNPACK(wb, &lo, &hi);                                                                \
                     const float dw = sv_h2f(wb->d);                                                      \
+                    mw[p][i] = MW(wb);                                                                   \
                     SV_UNROLL for (int j = 0; j < RN; j++) {                                             \
                         const int32x4_t a = DOT(lo, hi, xq[j]);                                          \
                         s[i][j][p] = vmlaq_n_f32(s[i][j][p], vcvtq_f32_s32(a), dw * dx[j]);              \
                     }                                                                                    \
                 }                                                                                        \
             }                                                                                            \
+            if (HAS_MIN) {                                                                               \
+                SV_UNROLL for (int i = 0; i < RM; i++)                                                   \
+                    SV_UNROLL for (int j = 0; j < RN; j++) {                                             \
+                        if (b0 + 1 < nb) summs[i][j] += mw[0][i] * sx[0][j] + mw[1][i] * sx[1][j];       \
+                        else summs[i][j] += mw[0][i] * sx[0][j];                                         \
+                    }                                                                                    \
+            }                                                                                            \
         }                                                                                                \
         SV_UNROLL for (int i = 0; i < RM; i++)                                                           \
             SV_UNROLL for (int j = 0; j < RN; j++)                                                       \
-                y[(int64_t)j * ys + i] = vaddvq_f32(vaddq_f32(s[i][j][0], s[i][j][1]));                  \
+                y[(int64_t)j * ys + i] = HAS_MIN ? vaddvq_f32(vaddq_f32(s[i][j][0], s[i][j][1])) + summs[i][j] \
+                                                 : vaddvq_f32(vaddq_f32(s[i][j][0], s[i][j][1]));        \
     }
 
 #define SV_GEMM_NEON_DEFINE(PAIR, SUFFIX, BLOCK)                                                          \
@@ -919,12 +942,26 @@ static inline int32x4_t sv_q8_0_block_dot_neon(int8x16_t lo, int8x16_t hi, const
         sv_gemm_walk(tiles, SV_GEMM_NEON_RM, SV_GEMM_NEON_RN, n / (BLOCK), w, ws, nr, x, xs, nc, y, ys); \
     }
 
-SV_GEMM_Q_X_Q8_0_TILE(sv_gemm_q8_0_q8_0_tile_neon, sv_block_q8_0, SV_UNPACK_Q8_0, sv_q8_0_block_dot_neon)
-SV_GEMM_Q_X_Q8_0_TILE(sv_gemm_q4_0_q8_0_tile_neon, sv_block_q4_0, SV_UNPACK_Q4_0, sv_q4_q8_block_neon)
-SV_GEMM_Q_X_Q8_0_TILE(sv_gemm_q5_0_q8_0_tile_neon, sv_block_q5_0, SV_UNPACK_Q5_0, sv_q4_q8_block_neon)
-SV_GEMM_NEON_DEFINE(q8_0_q8_0, neon, SV_QK8_0)
-SV_GEMM_NEON_DEFINE(q4_0_q8_0, neon, SV_QK4_0)
-SV_GEMM_NEON_DEFINE(q5_0_q8_0, neon, SV_QK5_0)
+// Per table: the tile bodies (block dot DOT8 for Q8_0 weights, DOT4 for the 4-/5-bit ones) and
+// the gemm entries.
+#define SV_GEMM_NEON_ALL(SUFFIX, DOT8, DOT4)                                                                  \
+    SV_GEMM_QX_TILE(sv_gemm_q8_0_q8_0_tile_##SUFFIX, sv_block_q8_0, sv_block_q8_0, SV_UNPACK_Q8_0, DOT8, 0,  \
+                    SV_NO_MIN, SV_NO_MIN)                                                                     \
+    SV_GEMM_QX_TILE(sv_gemm_q4_0_q8_0_tile_##SUFFIX, sv_block_q4_0, sv_block_q8_0, SV_UNPACK_Q4_0, DOT4, 0,  \
+                    SV_NO_MIN, SV_NO_MIN)                                                                     \
+    SV_GEMM_QX_TILE(sv_gemm_q5_0_q8_0_tile_##SUFFIX, sv_block_q5_0, sv_block_q8_0, SV_UNPACK_Q5_0, DOT4, 0,  \
+                    SV_NO_MIN, SV_NO_MIN)                                                                     \
+    SV_GEMM_QX_TILE(sv_gemm_q4_1_q8_1_tile_##SUFFIX, sv_block_q4_1, sv_block_q8_1, SV_UNPACK_Q4_1, DOT4, 1,  \
+                    SV_MIN_M, SV_MIN_S)                                                                       \
+    SV_GEMM_QX_TILE(sv_gemm_q5_1_q8_1_tile_##SUFFIX, sv_block_q5_1, sv_block_q8_1, SV_UNPACK_Q5_1, DOT4, 1,  \
+                    SV_MIN_M, SV_MIN_S)                                                                       \
+    SV_GEMM_NEON_DEFINE(q8_0_q8_0, SUFFIX, SV_QK8_0)                                                          \
+    SV_GEMM_NEON_DEFINE(q4_0_q8_0, SUFFIX, SV_QK4_0)                                                          \
+    SV_GEMM_NEON_DEFINE(q5_0_q8_0, SUFFIX, SV_QK5_0)                                                          \
+    SV_GEMM_NEON_DEFINE(q4_1_q8_1, SUFFIX, SV_QK4_1)                                                          \
+    SV_GEMM_NEON_DEFINE(q5_1_q8_1, SUFFIX, SV_QK5_1)
+
+SV_GEMM_NEON_ALL(neon, sv_q8_0_block_dot_neon, sv_q4_q8_block_neon)
 
 // The sdot twins, under the dotprod target as a region: the tile functions the shared macros
 // generate carry no attribute of their own.
@@ -935,12 +972,7 @@ SV_GEMM_NEON_DEFINE(q5_0_q8_0, neon, SV_QK5_0)
 #pragma GCC target("arch=armv8.2-a+dotprod")
 #endif
 
-SV_GEMM_Q_X_Q8_0_TILE(sv_gemm_q8_0_q8_0_tile_neon_dotprod, sv_block_q8_0, SV_UNPACK_Q8_0, sv_dot32_sdot)
-SV_GEMM_Q_X_Q8_0_TILE(sv_gemm_q4_0_q8_0_tile_neon_dotprod, sv_block_q4_0, SV_UNPACK_Q4_0, sv_dot32_sdot)
-SV_GEMM_Q_X_Q8_0_TILE(sv_gemm_q5_0_q8_0_tile_neon_dotprod, sv_block_q5_0, SV_UNPACK_Q5_0, sv_dot32_sdot)
-SV_GEMM_NEON_DEFINE(q8_0_q8_0, neon_dotprod, SV_QK8_0)
-SV_GEMM_NEON_DEFINE(q4_0_q8_0, neon_dotprod, SV_QK4_0)
-SV_GEMM_NEON_DEFINE(q5_0_q8_0, neon_dotprod, SV_QK5_0)
+SV_GEMM_NEON_ALL(neon_dotprod, sv_dot32_sdot, sv_dot32_sdot)
 
 #if defined(__clang__)
 #pragma clang attribute pop
@@ -1419,6 +1451,8 @@ void sv_fill_kernels_neon(sv_kernels *k) {
     k->gemm[SV_TYPE_Q8_0] = sv_gemm_q8_0_q8_0_neon;
     k->gemm[SV_TYPE_Q4_0] = sv_gemm_q4_0_q8_0_neon;
     k->gemm[SV_TYPE_Q5_0] = sv_gemm_q5_0_q8_0_neon;
+    k->gemm[SV_TYPE_Q4_1] = sv_gemm_q4_1_q8_1_neon;
+    k->gemm[SV_TYPE_Q5_1] = sv_gemm_q5_1_q8_1_neon;
 
     k->gemm_q8_0_r16 = sv_gemm_q8_0_r16_neon;
 
@@ -1443,6 +1477,8 @@ void sv_fill_kernels_neon_dotprod(sv_kernels *k) {
     k->gemm[SV_TYPE_Q8_0] = sv_gemm_q8_0_q8_0_neon_dotprod;
     k->gemm[SV_TYPE_Q4_0] = sv_gemm_q4_0_q8_0_neon_dotprod;
     k->gemm[SV_TYPE_Q5_0] = sv_gemm_q5_0_q8_0_neon_dotprod;
+    k->gemm[SV_TYPE_Q4_1] = sv_gemm_q4_1_q8_1_neon_dotprod;
+    k->gemm[SV_TYPE_Q5_1] = sv_gemm_q5_1_q8_1_neon_dotprod;
 
     k->gemm_q8_0_r16 = sv_gemm_q8_0_r16_neon_dotprod;
 }
