@@ -25,6 +25,7 @@
 
 #include <arm_neon.h>
 #include <math.h>
+#include <stddef.h>
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "Kernels/arm/neon.c assumes little-endian AArch64 (GGUF block layouts are little-endian)"
@@ -963,6 +964,142 @@ static inline int32x4_t sv_q8_0_block_dot_neon(int8x16_t lo, int8x16_t hi, const
 
 SV_GEMM_NEON_ALL(neon, sv_q8_0_block_dot_neon, sv_q4_q8_block_neon)
 
+// gemm twins of the K-quant dots (Q4_K, Q5_K, Q6_K against Q8_K), the same way: per output the
+// dot's int32 block sum (integer, so exact in any order: the tile shares the unpacked scales,
+// mins and quants of a weight super-block among RN activation rows and each activation step
+// among RM weight rows) and then the dot's float statement for the super-block, written alike.
+#define SV_GEMM_K_NEON_RM 2
+#define SV_GEMM_K_NEON_RN 3
+#define SV_GEMM_Q6_K_NEON_RM 1 // 8 unpacked quant vectors per weight row and half
+#define SV_GEMM_Q6_K_NEON_RN 4
+
+// acc += scale · Σ of 32 pairs, the plain dots' way; the sdot way is in the dotprod region.
+#define SV_SCALED_DOT32_NEON(acc, a0, a1, q8, scale) sv_scaled_dot32(acc, a0, a1, q8, scale)
+// acc += scale · Σ of 16 pairs of Q6_K (two products per int16 lane, as the plain dot).
+static inline int32x4_t sv_q6_K_group_neon(int32x4_t acc, int8x16_t q, const int8_t *q8, int8_t scale) {
+    const int8x16_t b = vld1q_s8(q8);
+    int16x8_t p = vmull_s8(vget_low_s8(q), vget_low_s8(b));
+    p = vmlal_high_s8(p, q, b);
+    acc = vmlal_n_s16(acc, vget_low_s16(p), scale);
+    return vmlal_high_n_s16(acc, p, scale);
+}
+
+// Q4_K (Q5 = 0) and Q5_K (Q5 = 1).
+#define SV_GEMM_K4_TILE(NAME, WBLOCK, Q5, SCALED_DOT32)                                                  \
+    static inline __attribute__((always_inline)) void NAME(                                              \
+        const int RM, const int RN, int64_t nb, const char *w, size_t ws, const char *x, size_t xs,      \
+        float *y, int64_t ys) {                                                                          \
+        float sumf[SV_GEMM_TILE_MAX][SV_GEMM_TILE_MAX];                                                  \
+        SV_UNROLL for (int i = 0; i < RM; i++)                                                           \
+            SV_UNROLL for (int j = 0; j < RN; j++) sumf[i][j] = 0.0f;                                    \
+        const uint8x16_t m4 = vdupq_n_u8(0x0F);                                                          \
+        for (int64_t b = 0; b < nb; b++) {                                                               \
+            const WBLOCK *wb[SV_GEMM_TILE_MAX];                                                          \
+            const sv_block_q8_K *xb[SV_GEMM_TILE_MAX];                                                   \
+            uint8_t sc[SV_GEMM_TILE_MAX][8], mn[SV_GEMM_TILE_MAX][8];                                    \
+            uint8x16_t qh0[SV_GEMM_TILE_MAX], qh1[SV_GEMM_TILE_MAX];                                     \
+            int32x4_t acc[SV_GEMM_TILE_MAX][SV_GEMM_TILE_MAX];                                           \
+            int32_t summ[SV_GEMM_TILE_MAX][SV_GEMM_TILE_MAX];                                            \
+            SV_UNROLL for (int j = 0; j < RN; j++) xb[j] = (const sv_block_q8_K *)(x + (size_t)j * xs) + b; \
+            SV_UNROLL for (int i = 0; i < RM; i++) {                                                     \
+                wb[i] = (const WBLOCK *)(w + (size_t)i * ws) + b;                                        \
+                sv_unpack_scales_mins_k4(wb[i]->scales, sc[i], mn[i]);                                   \
+                if (Q5) {                                                                                \
+                    qh0[i] = vld1q_u8((const uint8_t *)wb[i] + offsetof(sv_block_q5_K, qh));             \
+                    qh1[i] = vld1q_u8((const uint8_t *)wb[i] + offsetof(sv_block_q5_K, qh) + 16);        \
+                }                                                                                        \
+                SV_UNROLL for (int j = 0; j < RN; j++) {                                                 \
+                    summ[i][j] = sv_k4_mins_dot(xb[j]->bsums, mn[i]);                                    \
+                    acc[i][j] = vdupq_n_s32(0);                                                          \
+                }                                                                                        \
+            }                                                                                            \
+            for (int k = 0; k < 4; k++) {                                                                \
+                SV_UNROLL for (int i = 0; i < RM; i++) {                                                 \
+                    const uint8_t *qs = wb[i]->qs + 32 * k;                                              \
+                    int8x16_t lo0, lo1, hi0, hi1;                                                        \
+                    if (Q5) {                                                                            \
+                        sv_unpack_q5_K_pair(qs, qh0[i], qh1[i], &lo0, &lo1, &hi0, &hi1);                 \
+                        qh0[i] = vshrq_n_u8(qh0[i], 2);                                                  \
+                        qh1[i] = vshrq_n_u8(qh1[i], 2);                                                  \
+                    } else {                                                                             \
+                        const uint8x16_t b0 = vld1q_u8(qs), b1 = vld1q_u8(qs + 16);                      \
+                        lo0 = vreinterpretq_s8_u8(vandq_u8(b0, m4));                                     \
+                        lo1 = vreinterpretq_s8_u8(vandq_u8(b1, m4));                                     \
+                        hi0 = vreinterpretq_s8_u8(vshrq_n_u8(b0, 4));                                    \
+                        hi1 = vreinterpretq_s8_u8(vshrq_n_u8(b1, 4));                                    \
+                    }                                                                                    \
+                    SV_UNROLL for (int j = 0; j < RN; j++) {                                             \
+                        const int8_t *q8 = xb[j]->qs + 64 * k;                                           \
+                        acc[i][j] = SCALED_DOT32(acc[i][j], lo0, lo1, q8, sc[i][2 * k]);                 \
+                        acc[i][j] = SCALED_DOT32(acc[i][j], hi0, hi1, q8 + 32, sc[i][2 * k + 1]);        \
+                    }                                                                                    \
+                }                                                                                        \
+            }                                                                                            \
+            SV_UNROLL for (int i = 0; i < RM; i++)                                                       \
+                SV_UNROLL for (int j = 0; j < RN; j++) {                                                 \
+                    const float d = sv_h2f(wb[i]->d) * xb[j]->d;                                         \
+                    const float dmin = sv_h2f(wb[i]->dmin) * xb[j]->d;                                   \
+                    sumf[i][j] += d * (float)vaddvq_s32(acc[i][j]) - dmin * (float)summ[i][j];           \
+                }                                                                                        \
+        }                                                                                                \
+        SV_UNROLL for (int i = 0; i < RM; i++)                                                           \
+            SV_UNROLL for (int j = 0; j < RN; j++) y[(int64_t)j * ys + i] = sumf[i][j];                  \
+    }
+
+#define SV_GEMM_Q6_K_TILE(NAME, GROUP)                                                                   \
+    static inline __attribute__((always_inline)) void NAME(                                              \
+        const int RM, const int RN, int64_t nb, const char *w, size_t ws, const char *x, size_t xs,      \
+        float *y, int64_t ys) {                                                                          \
+        float sumf[SV_GEMM_TILE_MAX][SV_GEMM_TILE_MAX];                                                  \
+        SV_UNROLL for (int i = 0; i < RM; i++)                                                           \
+            SV_UNROLL for (int j = 0; j < RN; j++) sumf[i][j] = 0.0f;                                    \
+        for (int64_t b = 0; b < nb; b++) {                                                               \
+            const sv_block_q6_K *wb[SV_GEMM_TILE_MAX];                                                   \
+            const sv_block_q8_K *xb[SV_GEMM_TILE_MAX];                                                   \
+            int32x4_t acc[SV_GEMM_TILE_MAX][SV_GEMM_TILE_MAX];                                           \
+            SV_UNROLL for (int j = 0; j < RN; j++) xb[j] = (const sv_block_q8_K *)(x + (size_t)j * xs) + b; \
+            SV_UNROLL for (int i = 0; i < RM; i++) {                                                     \
+                wb[i] = (const sv_block_q6_K *)(w + (size_t)i * ws) + b;                                 \
+                SV_UNROLL for (int j = 0; j < RN; j++) acc[i][j] = vdupq_n_s32(0);                       \
+            }                                                                                            \
+            for (int h = 0; h < 2; h++) {                                                                \
+                SV_UNROLL for (int i = 0; i < RM; i++) {                                                 \
+                    int8x16_t q[8];                                                                      \
+                    sv_unpack_q6_K_half(wb[i]->ql + 64 * h, wb[i]->qh + 32 * h, q);                      \
+                    const int8_t *sc = wb[i]->scales + 8 * h;                                            \
+                    SV_UNROLL for (int j = 0; j < RN; j++) {                                             \
+                        const int8_t *q8 = xb[j]->qs + 128 * h;                                          \
+                        SV_UNROLL for (int g = 0; g < 8; g++)                                            \
+                            acc[i][j] = GROUP(acc[i][j], q[g], q8 + 16 * g, sc[g]);                      \
+                    }                                                                                    \
+                }                                                                                        \
+            }                                                                                            \
+            SV_UNROLL for (int i = 0; i < RM; i++)                                                       \
+                SV_UNROLL for (int j = 0; j < RN; j++)                                                   \
+                    sumf[i][j] += sv_h2f(wb[i]->d) * xb[j]->d * (float)vaddvq_s32(acc[i][j]);            \
+        }                                                                                                \
+        SV_UNROLL for (int i = 0; i < RM; i++)                                                           \
+            SV_UNROLL for (int j = 0; j < RN; j++) y[(int64_t)j * ys + i] = sumf[i][j];                  \
+    }
+
+#define SV_GEMM_NEON_DEFINE_K(PAIR, SUFFIX, RM, RN)                                                       \
+    SV_GEMM_TILE_FNS(sv_gemm_##PAIR##_, _##SUFFIX, sv_gemm_##PAIR##_tile_##SUFFIX)                       \
+    static void sv_gemm_##PAIR##_##SUFFIX(int64_t n, const void *w, size_t ws, int64_t nr,               \
+                                          const void *x, size_t xs, int64_t nc, float *y, int64_t ys) {  \
+        static const sv_gemm_tile_fn tiles[] = SV_GEMM_TILE_TABLE(sv_gemm_##PAIR##_, _##SUFFIX);        \
+        sv_gemm_walk(tiles, RM, RN, n / SV_QK_K, w, ws, nr, x, xs, nc, y, ys);                           \
+    }
+
+#define SV_GEMM_NEON_ALL_K(SUFFIX, SCALED_DOT32, Q6_GROUP)                                                    \
+    SV_GEMM_K4_TILE(sv_gemm_q4_K_q8_K_tile_##SUFFIX, sv_block_q4_K, 0, SCALED_DOT32)                          \
+    SV_GEMM_K4_TILE(sv_gemm_q5_K_q8_K_tile_##SUFFIX, sv_block_q5_K, 1, SCALED_DOT32)                          \
+    SV_GEMM_Q6_K_TILE(sv_gemm_q6_K_q8_K_tile_##SUFFIX, Q6_GROUP)                                              \
+    SV_GEMM_NEON_DEFINE_K(q4_K_q8_K, SUFFIX, SV_GEMM_K_NEON_RM, SV_GEMM_K_NEON_RN)                            \
+    SV_GEMM_NEON_DEFINE_K(q5_K_q8_K, SUFFIX, SV_GEMM_K_NEON_RM, SV_GEMM_K_NEON_RN)                            \
+    SV_GEMM_NEON_DEFINE_K(q6_K_q8_K, SUFFIX, SV_GEMM_Q6_K_NEON_RM, SV_GEMM_Q6_K_NEON_RN)
+
+SV_GEMM_NEON_ALL_K(neon, SV_SCALED_DOT32_NEON, sv_q6_K_group_neon)
+
 // The sdot twins, under the dotprod target as a region: the tile functions the shared macros
 // generate carry no attribute of their own.
 #if defined(__clang__)
@@ -973,6 +1110,16 @@ SV_GEMM_NEON_ALL(neon, sv_q8_0_block_dot_neon, sv_q4_q8_block_neon)
 #endif
 
 SV_GEMM_NEON_ALL(neon_dotprod, sv_dot32_sdot, sv_dot32_sdot)
+
+// The sdot dots' K-quant steps: one sdot pair (or one sdot for Q6_K's 16) times the scale.
+static inline int32x4_t sv_scaled_dot32_sdot(int32x4_t acc, int8x16_t a0, int8x16_t a1, const int8_t *q8, int32_t scale) {
+    return vmlaq_n_s32(acc, sv_dot32_sdot(a0, a1, q8), scale);
+}
+static inline int32x4_t sv_q6_K_group_sdot(int32x4_t acc, int8x16_t q, const int8_t *q8, int8_t scale) {
+    return vmlaq_n_s32(acc, vdotq_s32(vdupq_n_s32(0), q, vld1q_s8(q8)), scale);
+}
+
+SV_GEMM_NEON_ALL_K(neon_dotprod, sv_scaled_dot32_sdot, sv_q6_K_group_sdot)
 
 #if defined(__clang__)
 #pragma clang attribute pop
@@ -1453,6 +1600,9 @@ void sv_fill_kernels_neon(sv_kernels *k) {
     k->gemm[SV_TYPE_Q5_0] = sv_gemm_q5_0_q8_0_neon;
     k->gemm[SV_TYPE_Q4_1] = sv_gemm_q4_1_q8_1_neon;
     k->gemm[SV_TYPE_Q5_1] = sv_gemm_q5_1_q8_1_neon;
+    k->gemm[SV_TYPE_Q4_K] = sv_gemm_q4_K_q8_K_neon;
+    k->gemm[SV_TYPE_Q5_K] = sv_gemm_q5_K_q8_K_neon;
+    k->gemm[SV_TYPE_Q6_K] = sv_gemm_q6_K_q8_K_neon;
 
     k->gemm_q8_0_r16 = sv_gemm_q8_0_r16_neon;
 
@@ -1479,6 +1629,9 @@ void sv_fill_kernels_neon_dotprod(sv_kernels *k) {
     k->gemm[SV_TYPE_Q5_0] = sv_gemm_q5_0_q8_0_neon_dotprod;
     k->gemm[SV_TYPE_Q4_1] = sv_gemm_q4_1_q8_1_neon_dotprod;
     k->gemm[SV_TYPE_Q5_1] = sv_gemm_q5_1_q8_1_neon_dotprod;
+    k->gemm[SV_TYPE_Q4_K] = sv_gemm_q4_K_q8_K_neon_dotprod;
+    k->gemm[SV_TYPE_Q5_K] = sv_gemm_q5_K_q8_K_neon_dotprod;
+    k->gemm[SV_TYPE_Q6_K] = sv_gemm_q6_K_q8_K_neon_dotprod;
 
     k->gemm_q8_0_r16 = sv_gemm_q8_0_r16_neon_dotprod;
 }
