@@ -1127,6 +1127,53 @@ SV_GEMM_NEON_ALL_K(neon_dotprod, sv_scaled_dot32_sdot, sv_q6_K_group_sdot)
 #pragma GCC pop_options
 #endif
 
+// MARK: - F16 products in tinyBLAS's order, register-tiled
+
+// sv_matmul_rows_ggml's F16 batches (sv_vec_dot_f16_f16_tinyblas_generic): every output 16
+// lanes (four registers here), each a chain of fused multiply-adds one per 16 elements, then
+// sv_reduce16_gcc's adds. A tile of RM weight rows × RN activation rows converts each 4 halves
+// once for the tile instead of once per output; each output's lanes see the same FMAs in the
+// same order. 2 × 3: 24 accumulators, a quarter of a step's operands at a time.
+#define SV_TINYBLAS_NEON_RM 2
+#define SV_TINYBLAS_NEON_RN 3
+
+static inline __attribute__((always_inline)) void sv_tinyblas_f16_tile_neon(
+    const int RM, const int RN, int64_t n, const char *w, size_t ws, const char *x, size_t xs, float *y, int64_t ys) {
+    float32x4_t acc[SV_GEMM_TILE_MAX][SV_GEMM_TILE_MAX][4];
+    SV_UNROLL for (int i = 0; i < RM; i++)
+        SV_UNROLL for (int j = 0; j < RN; j++)
+            SV_UNROLL for (int q = 0; q < 4; q++) acc[i][j][q] = vdupq_n_f32(0.0f);
+    for (int64_t l = 0; l < n; l += 16) {
+        SV_UNROLL for (int q = 0; q < 4; q++) {
+            float32x4_t wv[SV_GEMM_TILE_MAX];
+            SV_UNROLL for (int i = 0; i < RM; i++) wv[i] = sv_load_f16x4((const sv_half *)(w + (size_t)i * ws) + l + 4 * q);
+            SV_UNROLL for (int j = 0; j < RN; j++) {
+                const float32x4_t xv = sv_load_f16x4((const sv_half *)(x + (size_t)j * xs) + l + 4 * q);
+                SV_UNROLL for (int i = 0; i < RM; i++) acc[i][j][q] = vfmaq_f32(acc[i][j][q], wv[i], xv);
+            }
+        }
+    }
+    SV_UNROLL for (int i = 0; i < RM; i++)
+        SV_UNROLL for (int j = 0; j < RN; j++) {
+            // Lanes 0-15 are acc[..][0..3]: (v[l + 8] + v[l]), then (a[l + 4] + a[l]), then
+            // (b0 + b2) + (b1 + b3).
+            const float32x4_t a0 = vaddq_f32(acc[i][j][2], acc[i][j][0]), a1 = vaddq_f32(acc[i][j][3], acc[i][j][1]);
+            const float32x4_t b = vaddq_f32(a1, a0);
+            const float32x2_t c = vadd_f32(vget_low_f32(b), vget_high_f32(b));
+            y[(int64_t)j * ys + i] = vget_lane_f32(c, 0) + vget_lane_f32(c, 1);
+        }
+}
+
+#define SV_TINYBLAS_F16_BODY(rm, rn, nb, w, ws, x, xs, y, ys) sv_tinyblas_f16_tile_neon(rm, rn, nb, w, ws, x, xs, y, ys)
+SV_GEMM_TILE_FNS(sv_gemm_f16_tinyblas_, _neon, SV_TINYBLAS_F16_BODY)
+
+// sv_gemm_walk's block count is the element count here (the tiles step by 16 themselves).
+static void sv_gemm_f16_tinyblas_neon(int64_t n, const void *w, size_t ws, int64_t nr,
+                                      const void *x, size_t xs, int64_t nc, float *y, int64_t ys) {
+    static const sv_gemm_tile_fn tiles[] = SV_GEMM_TILE_TABLE(sv_gemm_f16_tinyblas_, _neon);
+    sv_gemm_walk(tiles, SV_TINYBLAS_NEON_RM, SV_TINYBLAS_NEON_RN, n, w, ws, nr, x, xs, nc, y, ys);
+}
+
 // MARK: - SwiGLU
 
 // sv_ggml_expf_avx512_lane (Kernels/generic/transformer.c) on 4 lanes: the same FMAs on the same
@@ -1603,6 +1650,7 @@ void sv_fill_kernels_neon(sv_kernels *k) {
     k->gemm[SV_TYPE_Q4_K] = sv_gemm_q4_K_q8_K_neon;
     k->gemm[SV_TYPE_Q5_K] = sv_gemm_q5_K_q8_K_neon;
     k->gemm[SV_TYPE_Q6_K] = sv_gemm_q6_K_q8_K_neon;
+    k->tinyblas_f16_block = sv_gemm_f16_tinyblas_neon;
 
     k->gemm_q8_0_r16 = sv_gemm_q8_0_r16_neon;
 

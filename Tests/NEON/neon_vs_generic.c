@@ -640,6 +640,56 @@ static void test_gemm(const sv_kernels *kv) {
     }
 }
 
+// tinyblas_f16_block against sv_gemm_by_vec_dot with the tinyBLAS-order oracle, bit for bit, and
+// sv_matmul_rows_ggml's F16 batches (which use it) against the scalar table's.
+static void test_tinyblas_f16(const sv_kernels *ks, const sv_kernels *kv) {
+    if (kv->tinyblas_f16_block == NULL) return;
+    static const int64_t ns[] = { 16, 48, 64, 576, 1152 };
+    for (int ni = 0; ni < NELEMS(ns); ni++) {
+        const int64_t n = ns[ni];
+        enum { MAXR = 9 };
+        const size_t row = sv_row_bytes(SV_TYPE_F16, n) + 6;
+        uint8_t *w = malloc(row * MAXR), *x = malloc(row * MAXR);
+        const int64_t ys = MAXR + 3;
+        float *ya = malloc(sizeof(float) * ys * MAXR), *yb = malloc(sizeof(float) * ys * MAXR);
+        int ok = 1;
+        char detail[200] = "";
+        for (int rep = 0; rep < 2 && ok; rep++) {
+            for (int r = 0; r < MAXR; r++) {
+                make_weights(SV_TYPE_F16, n, w + r * row, 0);
+                make_activations(ks, SV_TYPE_F16, n, x + r * row, A_QUANTIZED);
+            }
+            for (int nr = 1; nr <= MAXR && ok; nr++) {
+                for (int nc = 1; nc <= MAXR && ok; nc++) {
+                    for (int64_t i = 0; i < ys * MAXR; i++) ya[i] = yb[i] = -12345.0f;
+                    sv_gemm_by_vec_dot(sv_vec_dot_f16_f16_tinyblas_generic, n, w, row, nr, x, row, nc, ya, ys);
+                    kv->tinyblas_f16_block(n, w, row, nr, x, row, nc, yb, ys);
+                    int64_t at;
+                    if (!same_bits(ya, yb, ys * MAXR, &at)) {
+                        snprintf(detail, sizeof detail, " %d x %d: at (%lld, %lld) oracle %.9g, block %.9g", nr, nc,
+                                 (long long)(at / ys), (long long)(at % ys), ya[at], yb[at]);
+                        ok = 0;
+                    }
+                }
+            }
+            if (ok) { // the engine's entry point, rows [1, 9) of 9, 5 activation rows
+                for (int64_t i = 0; i < ys * MAXR; i++) ya[i] = yb[i] = -12345.0f;
+                sv_matmul_rows_ggml(ks, SV_TYPE_F16, n, w, row, MAXR, x, row, 5, ya, ys, 1, MAXR);
+                sv_matmul_rows_ggml(kv, SV_TYPE_F16, n, w, row, MAXR, x, row, 5, yb, ys, 1, MAXR);
+                int64_t at;
+                if (!same_bits(ya, yb, ys * MAXR, &at)) {
+                    snprintf(detail, sizeof detail, " sv_matmul_rows_ggml m=5: at (%lld, %lld) scalar %.9g, %s %.9g",
+                             (long long)(at / ys), (long long)(at % ys), ya[at], kv->name, yb[at]);
+                    ok = 0;
+                }
+            }
+        }
+        check(ok, "%-12s tinyblas_f16_block n=%-5lld 1-9 x 1-9 rows bit-identical to the tinyBLAS order, and in sv_matmul_rows_ggml%s",
+              kv->name, (long long)n, detail);
+        free(w); free(x); free(ya); free(yb);
+    }
+}
+
 // MARK: - SwiGLU, attention and resampling (bit-exact contracts)
 
 static float rng_f16_value(float lo, float hi) { return sv_fp16_to_fp32(sv_fp32_to_fp16(rng_uniform(lo, hi))); }
@@ -936,6 +986,7 @@ int main(void) {
             if (kv->gemm[t]) printf(" gemm[%s]", sv_type_name((sv_type)t));
         }
         if (kv->gemm_q8_0_r16) printf(" gemm_q8_0_r16");
+        if (kv->tinyblas_f16_block) printf(" tinyblas_f16_block");
         if (kv->swiglu != ks->swiglu) printf(" swiglu");
         if (kv->attention_block_f32acc != ks->attention_block_f32acc) printf(" attention_block_f32acc");
         if (kv->attention_row_f16acc != ks->attention_row_f16acc) printf(" attention_row_f16acc");
@@ -947,6 +998,7 @@ int main(void) {
         test_vec_dot(ks, kv);
         test_matmul(ks, kv);
         test_gemm(kv);
+        test_tinyblas_f16(ks, kv);
         test_gemm_q8_0_r16(kv);
         test_swiglu(ks, kv);
         test_attention_block(kv);
