@@ -3,11 +3,11 @@
 // Contract (see Kernels/include/kernels.h): from_float entries produce bytes
 // identical to the generic scalar oracle; vec_dot entries compute every integer
 // partial sum exactly and differ from the oracle only in float accumulation order;
-// gemm entries give every output the bits of the same table's vec_dot.
-// The repacked Q8_0 product, SwiGLU, the resampling passes and the attention kernels give the bits
-// of their generic oracles (ggml's x86 orders, polynomial exp included; the repacked
-// product is not this file's Q8_0 vec_dot but its own summation, used for every
-// product of a repacked matrix).
+// gemm entries give every output the bits of the same table's vec_dot. The repacked
+// Q8_0 product, the tinyBLAS-order F16 block, SwiGLU, the attention kernels and the
+// resampling passes give the bits of their generic oracles (ggml's x86 orders,
+// polynomial exp included; the repacked product is not this file's Q8_0 vec_dot but
+// its own summation, used for every product of a repacked matrix).
 //
 // The plain NEON dots widen with vmull_s8 / vmlal_s8 into int16 and pairwise
 // accumulate into int32 with vpadalq_s16 / vmlal_n_s16. How many int8 products may
@@ -17,8 +17,9 @@
 // into int32 and has no such limit.
 //
 // Only baseline ARMv8.0-A is assumed for the file; the sdot functions carry a
-// function-level target attribute, and dispatch.c only hands them out when the CPU
-// reports ASIMDDP.
+// function-level target attribute (or sit in a target pragma region, where shared
+// macros generate them), and dispatch.c only hands them out when the CPU reports
+// ASIMDDP.
 #if defined(__aarch64__) || defined(_M_ARM64)
 
 #include "../internal.h"

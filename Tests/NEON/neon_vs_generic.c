@@ -1013,6 +1013,9 @@ int main(void) {
         int distinct = 1;
         for (int i = 0; i < NELEMS(int_dots); i++) distinct &= kd->vec_dot[int_dots[i]] != kn->vec_dot[int_dots[i]];
         check(distinct, "%-12s integer dots (q8_0 q4_0 q4_1 q5_0 q5_1 q4_K q5_K q6_K) are its own, not neon's", kd->name);
+        int gemms = kd->gemm_q8_0_r16 != kn->gemm_q8_0_r16;
+        for (int i = 0; i < NELEMS(int_dots); i++) gemms &= kd->gemm[int_dots[i]] != kn->gemm[int_dots[i]];
+        check(gemms, "%-12s integer gemms and gemm_q8_0_r16 are its own, not neon's", kd->name);
     }
     printf("%d passed, %d failed\n", g_passed, g_failed);
     return g_failed == 0 ? 0 : 1;
