@@ -174,7 +174,8 @@ void sv_matmul_rows_ggml(const sv_kernels *k, sv_type wt, int64_t n,
             head = f16 ? sv_dot_f16_tinyblas_avx2 : sv_dot_bf16_tinyblas_avx2;
 #endif
         tail = head;
-        if (f16 && head != sv_vec_dot_f16_f16_tinyblas_generic) head_block = k->tinyblas_f16_block;
+        // Every table's block twin has these bits, whichever per-output kernel `head` is.
+        if (f16) head_block = k->tinyblas_f16_block;
         m_head = m;
     }
     sv_matmul_rows_with(k, wt, n, w, w_stride, x, x_stride, m, y, y_stride, r0, r1, head, head_block, tail, m_head);

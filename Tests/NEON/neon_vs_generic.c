@@ -11,8 +11,13 @@
 //       - agree within 2e-6 of the sum of |terms| on random data with sane scales,
 //         with activations from from_float, raw int8 activations including -128,
 //         and "extreme" rows where every quant sits at an end of its range;
-//   * sv_matmul_rows with m = 1 and m = 5 must agree with the scalar table.
+//   * sv_matmul_rows with m = 1 and m = 5 must agree with the scalar table, and
+//     every gemm entry with its own table's vec_dot, bit for bit;
+//   * the entries with a bit-exact contract (gemm_q8_0_r16, swiglu, the attention
+//     kernels, the resampling passes) must equal their generic oracle bit for bit.
 // One line per check; the last line is "N passed, M failed".
+#define _DEFAULT_SOURCE // mmap's MAP_ANONYMOUS under -std=c11
+
 #include "kernels.h"
 
 #include <math.h>
@@ -20,6 +25,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 static int g_passed, g_failed;
 
@@ -524,6 +531,424 @@ static void test_matmul(const sv_kernels *ks, const sv_kernels *kv) {
     }
 }
 
+// MARK: - Repacked Q8_0 product
+
+static int same_bits(const float *a, const float *b, int64_t n, int64_t *at) {
+    for (int64_t i = 0; i < n; i++) {
+        if (memcmp(&a[i], &b[i], sizeof(float)) != 0) {
+            *at = i;
+            return 0;
+        }
+    }
+    return 1;
+}
+
+// Every output of kv->gemm_q8_0_r16 against sv_gemm_q8_0_r16_generic, bit for bit: row counts of
+// 1 to 3 groups (a sub-range [g0, g1) of them), odd block counts and the model's widths, 1 to 7
+// activation rows (the tiles take them in pairs), padded strides; weights and activations over
+// the full int8 range (-128 included) and at its ends. Outputs outside the range stay untouched.
+static void test_gemm_q8_0_r16(const sv_kernels *kv) {
+    if (kv->gemm_q8_0_r16 == NULL) return;
+    static const int64_t widths[] = { 32, 96, 160, 288, 576, 1536 };
+    static const int groups[][3] = { { 1, 0, 1 }, { 2, 0, 2 }, { 3, 1, 3 }, { 3, 0, 2 } }; // groups, g0, g1
+    const float sentinel = -12345.0f;
+    for (int wi = 0; wi < NELEMS(widths); wi++) {
+        const int64_t n = widths[wi];
+        const size_t wrow = sv_row_bytes(SV_TYPE_Q8_0, n), xrow = wrow + sizeof(sv_block_q8_0);
+        for (int gi = 0; gi < NELEMS(groups); gi++) {
+            const int64_t rows = 16 * groups[gi][0], g0 = groups[gi][1], g1 = groups[gi][2];
+            uint8_t *w = malloc(wrow * (size_t)rows);
+            void *wp = malloc(sv_q8_0_r16_bytes(rows, n));
+            int ok = 1;
+            char detail[200] = "";
+            for (int m = 1; m <= 7 && ok; m += (m < 3 ? 1 : 2)) {
+                uint8_t *x = malloc(xrow * (size_t)m);
+                int32_t *qsums = malloc(sizeof(int32_t) * (size_t)(m * n / 4));
+                const int64_t ys = rows + 5;
+                float *ya = malloc(sizeof(float) * (size_t)(ys * m)), *yb = malloc(sizeof(float) * (size_t)(ys * m));
+                static const int modes[] = { A_QUANTIZED, A_RAW, A_EXTREME };
+                for (int mi = 0; mi < NELEMS(modes) && ok; mi++) {
+                    for (int64_t r = 0; r < rows; r++) make_weights(SV_TYPE_Q8_0, n, w + r * wrow, modes[mi] == A_EXTREME ? 2 : 0);
+                    if (modes[mi] == A_RAW) { // the full byte range in the weights too
+                        for (int64_t r = 0; r < rows; r++)
+                            for (int64_t b = 0; b < n / 32; b++) rng_bytes(((sv_block_q8_0 *)(w + r * wrow))[b].qs, 32);
+                    }
+                    for (int j = 0; j < m; j++) make_activations(kv, SV_TYPE_Q8_0, n, x + j * xrow, modes[mi]);
+                    sv_repack_q8_0_r16(w, wrow, rows, n, wp);
+                    sv_q8_0_quad_sums(x, xrow, m, n, qsums);
+                    for (int64_t i = 0; i < ys * m; i++) ya[i] = yb[i] = sentinel;
+                    sv_gemm_q8_0_r16_generic(n, wp, g0, g1, x, xrow, qsums, m, ya, ys);
+                    kv->gemm_q8_0_r16(n, wp, g0, g1, x, xrow, qsums, m, yb, ys);
+                    int64_t at;
+                    if (!same_bits(ya, yb, ys * m, &at)) {
+                        snprintf(detail, sizeof detail, " m=%d mode %d: at (%lld, %lld) generic %.9g, %s %.9g", m, modes[mi],
+                                 (long long)(at / ys), (long long)(at % ys), ya[at], kv->name, yb[at]);
+                        ok = 0;
+                    }
+                }
+                free(x); free(qsums); free(ya); free(yb);
+            }
+            check(ok, "%-12s gemm_q8_0_r16 n=%-5lld rows=%-3lld groups [%lld, %lld) m=1,2,3,5,7 bit-identical to generic%s",
+                  kv->name, (long long)n, (long long)rows, (long long)g0, (long long)g1, detail);
+            free(w); free(wp);
+        }
+    }
+}
+
+// Every gemm entry against sv_gemm_by_vec_dot with the same table's vec_dot, bit for bit: block
+// counts odd and even (the dots' two accumulators), every edge tile (1-9 weight rows × 1-9
+// activation rows), padded strides, quantized / raw int8 (-128 included) / extreme data.
+static void test_gemm(const sv_kernels *kv) {
+    for (int ti = 0; ti < NELEMS(k_dot_types); ti++) {
+        const sv_type t = k_dot_types[ti];
+        if (kv->gemm[t] == NULL) continue;
+        const sv_type p = sv_vec_dot_type(t);
+        const int64_t be = sv_type_block_elems(t);
+        static const int64_t blocks[] = { 1, 2, 3, 5, 18 };
+        int ok = 1, cases = 0;
+        char detail[200] = "";
+        for (int bi = 0; bi < NELEMS(blocks) && ok; bi++) {
+            const int64_t n = blocks[bi] * be;
+            const size_t wrow = sv_row_bytes(t, n) + 8, xrow = sv_row_bytes(p, n) + 4;
+            enum { MAXR = 9 };
+            uint8_t *w = malloc(wrow * MAXR), *x = malloc(xrow * MAXR);
+            const int64_t ys = MAXR + 3;
+            float *ya = malloc(sizeof(float) * ys * MAXR), *yb = malloc(sizeof(float) * ys * MAXR);
+            static const int modes[] = { A_QUANTIZED, A_RAW, A_EXTREME };
+            for (int mi = 0; mi < NELEMS(modes) && ok; mi++) {
+                for (int r = 0; r < MAXR; r++) make_weights(t, n, w + r * wrow, modes[mi] == A_EXTREME ? 2 : 0);
+                for (int j = 0; j < MAXR; j++) make_activations(kv, p, n, x + j * xrow, modes[mi]);
+                for (int nr = 1; nr <= MAXR && ok; nr++) {
+                    for (int nc = 1; nc <= MAXR && ok; nc++) {
+                        for (int64_t i = 0; i < ys * MAXR; i++) ya[i] = yb[i] = -12345.0f;
+                        sv_gemm_by_vec_dot(kv->vec_dot[t], n, w, wrow, nr, x, xrow, nc, ya, ys);
+                        kv->gemm[t](n, w, wrow, nr, x, xrow, nc, yb, ys);
+                        int64_t at;
+                        if (!same_bits(ya, yb, ys * MAXR, &at)) {
+                            snprintf(detail, sizeof detail, " n=%lld %d x %d mode %d: at (%lld, %lld) vec_dot %.9g, gemm %.9g",
+                                     (long long)n, nr, nc, modes[mi], (long long)(at / ys), (long long)(at % ys), ya[at], yb[at]);
+                            ok = 0;
+                        }
+                        cases++;
+                    }
+                }
+            }
+            free(w); free(x); free(ya); free(yb);
+        }
+        check(ok, "%-12s gemm %-4s %d shapes (1-18 blocks, 1-9 x 1-9 rows) bit-identical to the table's vec_dot%s",
+              kv->name, sv_type_name(t), cases, detail);
+    }
+}
+
+// tinyblas_f16_block against sv_gemm_by_vec_dot with the tinyBLAS-order oracle, bit for bit, and
+// sv_matmul_rows_ggml's F16 batches (which use it) against the scalar table's.
+static void test_tinyblas_f16(const sv_kernels *ks, const sv_kernels *kv) {
+    if (kv->tinyblas_f16_block == NULL) return;
+    static const int64_t ns[] = { 16, 48, 64, 576, 1152 };
+    for (int ni = 0; ni < NELEMS(ns); ni++) {
+        const int64_t n = ns[ni];
+        enum { MAXR = 9 };
+        const size_t row = sv_row_bytes(SV_TYPE_F16, n) + 6;
+        uint8_t *w = malloc(row * MAXR), *x = malloc(row * MAXR);
+        const int64_t ys = MAXR + 3;
+        float *ya = malloc(sizeof(float) * ys * MAXR), *yb = malloc(sizeof(float) * ys * MAXR);
+        int ok = 1;
+        char detail[200] = "";
+        for (int rep = 0; rep < 2 && ok; rep++) {
+            for (int r = 0; r < MAXR; r++) {
+                make_weights(SV_TYPE_F16, n, w + r * row, 0);
+                make_activations(ks, SV_TYPE_F16, n, x + r * row, A_QUANTIZED);
+            }
+            for (int nr = 1; nr <= MAXR && ok; nr++) {
+                for (int nc = 1; nc <= MAXR && ok; nc++) {
+                    for (int64_t i = 0; i < ys * MAXR; i++) ya[i] = yb[i] = -12345.0f;
+                    sv_gemm_by_vec_dot(sv_vec_dot_f16_f16_tinyblas_generic, n, w, row, nr, x, row, nc, ya, ys);
+                    kv->tinyblas_f16_block(n, w, row, nr, x, row, nc, yb, ys);
+                    int64_t at;
+                    if (!same_bits(ya, yb, ys * MAXR, &at)) {
+                        snprintf(detail, sizeof detail, " %d x %d: at (%lld, %lld) oracle %.9g, block %.9g", nr, nc,
+                                 (long long)(at / ys), (long long)(at % ys), ya[at], yb[at]);
+                        ok = 0;
+                    }
+                }
+            }
+            if (ok) { // the engine's entry point, rows [1, 9) of 9, 5 activation rows
+                for (int64_t i = 0; i < ys * MAXR; i++) ya[i] = yb[i] = -12345.0f;
+                sv_matmul_rows_ggml(ks, SV_TYPE_F16, n, w, row, MAXR, x, row, 5, ya, ys, 1, MAXR);
+                sv_matmul_rows_ggml(kv, SV_TYPE_F16, n, w, row, MAXR, x, row, 5, yb, ys, 1, MAXR);
+                int64_t at;
+                if (!same_bits(ya, yb, ys * MAXR, &at)) {
+                    snprintf(detail, sizeof detail, " sv_matmul_rows_ggml m=5: at (%lld, %lld) scalar %.9g, %s %.9g",
+                             (long long)(at / ys), (long long)(at % ys), ya[at], kv->name, yb[at]);
+                    ok = 0;
+                }
+            }
+        }
+        check(ok, "%-12s tinyblas_f16_block n=%-5lld 1-9 x 1-9 rows bit-identical to the tinyBLAS order, and in sv_matmul_rows_ggml%s",
+              kv->name, (long long)n, detail);
+        free(w); free(x); free(ya); free(yb);
+    }
+}
+
+// MARK: - SwiGLU, attention and resampling (bit-exact contracts)
+
+static float rng_f16_value(float lo, float hi) { return sv_fp16_to_fp32(sv_fp32_to_fp16(rng_uniform(lo, hi))); }
+
+// Lengths around the 16-element groups (polynomial) and the libm leftovers; gates from small to
+// beyond the polynomial's saturation (|n| > 192: e^-g is 0 or Inf), results that are subnormal,
+// and ±0, ±Inf, NaN; in place (y == g) as the engine calls it.
+static void test_swiglu(const sv_kernels *ks, const sv_kernels *kv) {
+    if (kv->swiglu == NULL || kv->swiglu == ks->swiglu) return;
+    static const int64_t ns[] = { 1, 5, 15, 16, 17, 31, 48, 100, 1536 };
+    static const uint32_t specials[] = { 0x00000000u, 0x80000000u, 0x7F800000u, 0xFF800000u, 0x7FC00000u,
+                                         0xFFC12345u, 0x00000001u, 0x42C80000u /* 100 */, 0xC2C80000u /* -100 */ };
+    for (int ni = 0; ni < NELEMS(ns); ni++) {
+        const int64_t n = ns[ni];
+        float *g = malloc(sizeof(float) * (size_t)n), *u = malloc(sizeof(float) * (size_t)n);
+        float *ya = malloc(sizeof(float) * (size_t)n), *yb = malloc(sizeof(float) * (size_t)n);
+        int ok = 1;
+        char detail[160] = "";
+        for (int rep = 0; rep < 8 && ok; rep++) {
+            for (int64_t i = 0; i < n; i++) {
+                const int kind = rng_int(0, 9);
+                g[i] = kind < 4 ? rng_uniform(-8.0f, 8.0f)
+                     : kind < 6 ? rng_uniform(-150.0f, 150.0f)
+                     : kind < 8 ? rng_uniform(-200.0f, 200.0f) * (float)rng_int(1, 4)
+                     : kind < 9 ? rng_uniform(85.0f, 104.0f) // e^-g subnormal
+                                : bits_f32(specials[rng_int(0, NELEMS(specials) - 1)]);
+                u[i] = rng_int(0, 15) ? rng_uniform(-3.0f, 3.0f) : bits_f32(specials[rng_int(0, NELEMS(specials) - 1)]);
+            }
+            ks->swiglu(n, g, u, ya);
+            memcpy(yb, g, sizeof(float) * (size_t)n);
+            kv->swiglu(n, yb, u, yb); // in place
+            int64_t at;
+            if (!same_bits(ya, yb, n, &at)) {
+                uint32_t ba, bb;
+                memcpy(&ba, &ya[at], 4);
+                memcpy(&bb, &yb[at], 4);
+                snprintf(detail, sizeof detail, " at %lld: g %.9g u %.9g: generic %.9g (%08x), %s %.9g (%08x)", (long long)at,
+                         g[at], u[at], ya[at], ba, kv->name, yb[at], bb);
+                ok = 0;
+            }
+        }
+        check(ok, "%-12s swiglu n=%-5lld bit-identical to sv_swiglu_f32 (in place; up to |g| 800, specials)%s",
+              kv->name, (long long)n, detail);
+        free(g); free(u); free(ya); free(yb);
+    }
+}
+
+// Keys and values interleaved in one cache (stride > d), as the engine stores them.
+static sv_half *make_kv(int64_t n, int64_t stride, float amp) {
+    sv_half *c = malloc(sizeof(sv_half) * (size_t)(n * stride + 1));
+    for (int64_t i = 0; i < n * stride + 1; i++) c[i] = sv_fp32_to_fp16(rng_uniform(-amp, amp));
+    return c;
+}
+
+static void test_attention_block(const sv_kernels *kv) {
+    if (kv->attention_block_f32acc == NULL || kv->attention_block_f32acc == sv_attention_block_f32acc) return;
+    static const int64_t ds[] = { 64, 4, 12, 72, 6 }; // 6: not a multiple of 4 (the scalar fallback)
+    static const int64_t nkvs[] = { 0, 1, 5, 63, 64, 65, 130, 200 };
+    static const int64_t nrows[] = { 1, 3, 7 };
+    for (int di = 0; di < NELEMS(ds); di++) {
+        const int64_t d = ds[di];
+        int ok = 1, cases = 0;
+        char detail[200] = "";
+        for (int ki = 0; ki < NELEMS(nkvs) && ok; ki++) {
+            for (int ri = 0; ri < NELEMS(nrows) && ok; ri++) {
+                for (int causal = 0; causal <= 1 && ok; causal++) {
+                    const int64_t n_kv = nkvs[ki], n_rows = nrows[ri];
+                    const int64_t n_pos = n_kv + n_rows, kvs = 2 * d + 3, qs = d + 5, os = d + 2;
+                    // Larger amplitudes give large, well-separated scores (rescaling, e^x near 0).
+                    const float amp = (ki + ri) % 2 ? 4.0f : 1.0f;
+                    sv_half *cache = make_kv(n_pos, kvs, amp);
+                    float *q = malloc(sizeof(float) * (size_t)(n_rows * qs));
+                    for (int64_t i = 0; i < n_rows * qs; i++) q[i] = rng_uniform(-amp, amp);
+                    float *oa = malloc(sizeof(float) * (size_t)(n_rows * os)), *ob = malloc(sizeof(float) * (size_t)(n_rows * os));
+                    for (int64_t i = 0; i < n_rows * os; i++) oa[i] = ob[i] = -777.0f;
+                    const size_t sf = sv_attention_block_f32acc_scratch_floats(d, n_rows);
+                    float *sa = malloc(sizeof(float) * sf), *sb = malloc(sizeof(float) * sf);
+                    const float scale = 1.0f / sqrtf((float)d);
+                    sv_attention_block_f32acc(d, n_rows, q, qs, cache, cache + d, kvs, n_kv, causal, scale, oa, os, sa);
+                    kv->attention_block_f32acc(d, n_rows, q, qs, cache, cache + d, kvs, n_kv, causal, scale, ob, os, sb);
+                    int64_t at;
+                    if (!same_bits(oa, ob, n_rows * os, &at)) {
+                        snprintf(detail, sizeof detail, " n_kv=%lld rows=%lld causal=%d: at (%lld, %lld) generic %.9g, %s %.9g",
+                                 (long long)n_kv, (long long)n_rows, causal, (long long)(at / os), (long long)(at % os),
+                                 oa[at], kv->name, ob[at]);
+                        ok = 0;
+                    }
+                    cases++;
+                    free(cache); free(q); free(oa); free(ob); free(sa); free(sb);
+                }
+            }
+        }
+        check(ok, "%-12s attention_block_f32acc d=%-3lld %d shapes (n_kv 0-200, 1/3/7 rows, causal or not) bit-identical%s",
+              kv->name, (long long)d, cases, detail);
+    }
+}
+
+static void test_attention_f16acc(const sv_kernels *ks, const sv_kernels *kv) {
+    const int has_row = kv->attention_row_f16acc != NULL && kv->attention_row_f16acc != sv_attention_row_f16acc;
+    const int has_partial = kv->attention_row_f16acc_partial != NULL &&
+                            kv->attention_row_f16acc_partial != sv_attention_row_f16acc_partial;
+    if (!has_row && !has_partial) return;
+    static const int64_t ds[] = { 64, 128, 4, 6, 70, 100 };
+    static const int64_t nkvs[] = { 0, 1, 3, 17, 64, 200 };
+    for (int di = 0; di < NELEMS(ds); di++) {
+        const int64_t d = ds[di];
+        int ok_row = 1, ok_partial = 1;
+        char detail[200] = "";
+        for (int ki = 0; ki < NELEMS(nkvs); ki++) {
+            for (int rep = 0; rep < 3; rep++) {
+                const int64_t n_kv = nkvs[ki], stride = 2 * d + 1;
+                const float amp = rep == 2 ? 6.0f : 1.5f;
+                sv_half *cache = make_kv(n_kv + 1, stride, amp);
+                float *q = malloc(sizeof(float) * (size_t)d);
+                for (int64_t i = 0; i < d; i++) q[i] = rng_f16_value(-amp, amp) * (rep == 1 ? 1.001f : 1.0f);
+                sv_half *sa = malloc(sizeof(sv_half) * (size_t)(2 * d)), *sb = malloc(sizeof(sv_half) * (size_t)(2 * d));
+                float *oa = malloc(sizeof(float) * (size_t)(d + 2)), *ob = malloc(sizeof(float) * (size_t)(d + 2));
+                const float scale = 1.0f / sqrtf((float)d);
+                int64_t at;
+                if (has_row) {
+                    sv_attention_row_f16acc(ks, d, q, cache, cache + d, stride, n_kv, scale, oa, sa);
+                    kv->attention_row_f16acc(kv, d, q, cache, cache + d, stride, n_kv, scale, ob, sb);
+                    if (ok_row && !same_bits(oa, ob, d, &at)) {
+                        snprintf(detail, sizeof detail, " row n_kv=%lld: at %lld generic %.9g, %s %.9g",
+                                 (long long)n_kv, (long long)at, oa[at], kv->name, ob[at]);
+                        ok_row = 0;
+                    }
+                }
+                if (has_partial) {
+                    sv_attention_row_f16acc_partial(ks, d, q, cache, cache + d, stride, n_kv, scale, oa, sa);
+                    kv->attention_row_f16acc_partial(kv, d, q, cache, cache + d, stride, n_kv, scale, ob, sb);
+                    if (ok_partial && !same_bits(oa, ob, d + 2, &at)) {
+                        snprintf(detail, sizeof detail, " partial n_kv=%lld: at %lld generic %.9g, %s %.9g",
+                                 (long long)n_kv, (long long)at, oa[at], kv->name, ob[at]);
+                        ok_partial = 0;
+                    }
+                }
+                free(cache); free(q); free(sa); free(sb); free(oa); free(ob);
+            }
+        }
+        if (has_row)
+            check(ok_row, "%-12s attention_row_f16acc d=%-3lld n_kv 0-200 bit-identical%s", kv->name, (long long)d,
+                  ok_row ? "" : detail);
+        if (has_partial)
+            check(ok_partial, "%-12s attention_row_f16acc_partial d=%-3lld n_kv 0-200 bit-identical [M, S, VKQ]%s", kv->name,
+                  (long long)d, ok_partial ? "" : detail);
+    }
+}
+
+// Source bytes that end at a page boundary with an inaccessible page after it, so a twin that
+// reads past the image faults instead of passing.
+static uint8_t *guarded_alloc(size_t n, void **base, size_t *len) {
+    const size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    const size_t body = (n + page - 1) / page * page;
+    *len = body + page;
+    uint8_t *m = mmap(NULL, *len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) return NULL;
+    mprotect(m + body, page, PROT_NONE);
+    *base = m;
+    return m + body - n;
+}
+
+// Filter coefficients as Pillow builds them (a window of taps per output, first + count within
+// the input), with weights that are mostly a normalised kernel, sometimes negative lobes, and
+// sometimes any int32 (clamping at both ends, wrapping sums).
+static void make_coeffs(int64_t in, int64_t out, int64_t ksize, int32_t *first, int32_t *count, int32_t *weights) {
+    for (int64_t o = 0; o < out; o++) {
+        const int c = rng_int(1, (int)(ksize < in ? ksize : in));
+        count[o] = c;
+        first[o] = rng_int(0, (int)(in - c));
+        if (o == out - 1 && rng_int(0, 1)) first[o] = (int32_t)(in - c); // reach the last input
+        const int kind = rng_int(0, 5);
+        for (int64_t k = 0; k < ksize; k++) {
+            int32_t wk;
+            if (kind == 0) wk = (int32_t)(uint32_t)rng_u64();
+            else if (kind == 1) wk = rng_int(-(1 << 21), 1 << 22);
+            else wk = rng_int(0, (1 << 22) / c + 1);
+            weights[o * ksize + k] = k < c ? wk : (int32_t)0x5A5A5A5A; // unused taps: garbage
+        }
+    }
+}
+
+static void test_resample(const sv_kernels *ks, const sv_kernels *kv) {
+    if (kv->resample_h_rgb8 != NULL && kv->resample_h_rgb8 != ks->resample_h_rgb8) {
+        static const int64_t in_ws[] = { 1, 2, 5, 17, 64, 383 };
+        for (int wi = 0; wi < NELEMS(in_ws); wi++) {
+            const int64_t in_w = in_ws[wi];
+            int ok = 1;
+            char detail[160] = "";
+            for (int rep = 0; rep < 6 && ok; rep++) {
+                const int64_t rows = rng_int(1, 4), out_w = rng_int(1, 40), ksize = rng_int(1, 9);
+                void *base; size_t len;
+                const size_t n_src = (size_t)(in_w * 3 * rows);
+                uint8_t *src = guarded_alloc(n_src, &base, &len);
+                rng_bytes(src, n_src);
+                if (rep % 3 == 1) memset(src, 0xFF, n_src);
+                int32_t *first = malloc(sizeof(int32_t) * (size_t)out_w), *count = malloc(sizeof(int32_t) * (size_t)out_w);
+                int32_t *weights = malloc(sizeof(int32_t) * (size_t)(out_w * ksize));
+                make_coeffs(in_w, out_w, ksize, first, count, weights);
+                const size_t n_dst = (size_t)(out_w * 3 * rows) + 8;
+                uint8_t *da = malloc(n_dst), *db = malloc(n_dst);
+                memset(da, 0xA5, n_dst);
+                memset(db, 0xA5, n_dst);
+                sv_resample_h_rgb8_generic(src, in_w, rows, da, out_w, first, count, weights, ksize);
+                kv->resample_h_rgb8(src, in_w, rows, db, out_w, first, count, weights, ksize);
+                for (size_t i = 0; i < n_dst; i++) {
+                    if (da[i] != db[i]) {
+                        snprintf(detail, sizeof detail, " rows=%lld out_w=%lld: byte %zu generic %02x, %s %02x",
+                                 (long long)rows, (long long)out_w, i, da[i], kv->name, db[i]);
+                        ok = 0;
+                        break;
+                    }
+                }
+                munmap(base, len);
+                free(first); free(count); free(weights); free(da); free(db);
+            }
+            check(ok, "%-12s resample_h_rgb8 in_w=%-3lld byte-identical (1-4 rows, 1-40 outputs, 1-9 taps, any weights)%s",
+                  kv->name, (long long)in_w, detail);
+        }
+    }
+    if (kv->resample_v_u8 != NULL && kv->resample_v_u8 != ks->resample_v_u8) {
+        static const int64_t elems[] = { 1, 15, 16, 17, 33, 111, 3 * 383 };
+        for (int ei = 0; ei < NELEMS(elems); ei++) {
+            const int64_t row_elems = elems[ei];
+            int ok = 1;
+            char detail[160] = "";
+            for (int rep = 0; rep < 6 && ok; rep++) {
+                const int64_t in_h = rng_int(1, 12), out_h = rng_int(1, 12), ksize = rng_int(1, 9);
+                const int64_t h0 = rng_int(0, (int)out_h - 1), h1 = rng_int((int)h0 + 1, (int)out_h);
+                void *base; size_t len;
+                const size_t n_src = (size_t)(row_elems * in_h);
+                uint8_t *src = guarded_alloc(n_src, &base, &len);
+                rng_bytes(src, n_src);
+                int32_t *first = malloc(sizeof(int32_t) * (size_t)out_h), *count = malloc(sizeof(int32_t) * (size_t)out_h);
+                int32_t *weights = malloc(sizeof(int32_t) * (size_t)(out_h * ksize));
+                make_coeffs(in_h, out_h, ksize, first, count, weights);
+                const size_t n_dst = (size_t)(row_elems * out_h);
+                uint8_t *da = malloc(n_dst), *db = malloc(n_dst);
+                memset(da, 0xA5, n_dst);
+                memset(db, 0xA5, n_dst);
+                sv_resample_v_u8_generic(src, row_elems, da, h0, h1, first, count, weights, ksize);
+                kv->resample_v_u8(src, row_elems, db, h0, h1, first, count, weights, ksize);
+                for (size_t i = 0; i < n_dst; i++) {
+                    if (da[i] != db[i]) {
+                        snprintf(detail, sizeof detail, " out rows [%lld, %lld): byte %zu generic %02x, %s %02x",
+                                 (long long)h0, (long long)h1, i, da[i], kv->name, db[i]);
+                        ok = 0;
+                        break;
+                    }
+                }
+                munmap(base, len);
+                free(first); free(count); free(weights); free(da); free(db);
+            }
+            check(ok, "%-12s resample_v_u8 row_elems=%-4lld byte-identical (sub-ranges of 1-12 rows, 1-9 taps, any weights)%s",
+                  kv->name, (long long)row_elems, detail);
+        }
+    }
+}
+
 // MARK: - Main
 
 int main(void) {
@@ -557,10 +982,28 @@ int main(void) {
         for (int t = 0; t < SV_TYPE_COUNT; t++) {
             if (kv->vec_dot[t] && kv->vec_dot[t] != ks->vec_dot[t]) printf(" vec_dot[%s]", sv_type_name((sv_type)t));
         }
+        for (int t = 0; t < SV_TYPE_COUNT; t++) {
+            if (kv->gemm[t]) printf(" gemm[%s]", sv_type_name((sv_type)t));
+        }
+        if (kv->gemm_q8_0_r16) printf(" gemm_q8_0_r16");
+        if (kv->tinyblas_f16_block) printf(" tinyblas_f16_block");
+        if (kv->swiglu != ks->swiglu) printf(" swiglu");
+        if (kv->attention_block_f32acc != ks->attention_block_f32acc) printf(" attention_block_f32acc");
+        if (kv->attention_row_f16acc != ks->attention_row_f16acc) printf(" attention_row_f16acc");
+        if (kv->attention_row_f16acc_partial != ks->attention_row_f16acc_partial) printf(" attention_row_f16acc_partial");
+        if (kv->resample_h_rgb8 != ks->resample_h_rgb8) printf(" resample_h_rgb8");
+        if (kv->resample_v_u8 != ks->resample_v_u8) printf(" resample_v_u8");
         printf("\n");
         test_from_float(ks, kv);
         test_vec_dot(ks, kv);
         test_matmul(ks, kv);
+        test_gemm(kv);
+        test_tinyblas_f16(ks, kv);
+        test_gemm_q8_0_r16(kv);
+        test_swiglu(ks, kv);
+        test_attention_block(kv);
+        test_attention_f16acc(ks, kv);
+        test_resample(ks, kv);
     }
     // The sdot table must really carry sdot dots, not just inherit the NEON ones.
     const sv_kernels *kn = sv_kernels_for(SV_ISA_NEON), *kd = sv_kernels_for(SV_ISA_NEON_DOTPROD);
@@ -570,6 +1013,9 @@ int main(void) {
         int distinct = 1;
         for (int i = 0; i < NELEMS(int_dots); i++) distinct &= kd->vec_dot[int_dots[i]] != kn->vec_dot[int_dots[i]];
         check(distinct, "%-12s integer dots (q8_0 q4_0 q4_1 q5_0 q5_1 q4_K q5_K q6_K) are its own, not neon's", kd->name);
+        int gemms = kd->gemm_q8_0_r16 != kn->gemm_q8_0_r16;
+        for (int i = 0; i < NELEMS(int_dots); i++) gemms &= kd->gemm[int_dots[i]] != kn->gemm[int_dots[i]];
+        check(gemms, "%-12s integer gemms and gemm_q8_0_r16 are its own, not neon's", kd->name);
     }
     printf("%d passed, %d failed\n", g_passed, g_failed);
     return g_failed == 0 ? 0 : 1;
