@@ -133,6 +133,8 @@ static void sv_build_table(sv_isa isa) {
     }
 #if defined(SV_ARCH_X86)
     sv_fill_peak_x86(k, sv_x86_bf16);
+#elif defined(SV_ARCH_ARM64)
+    sv_fill_peak_arm(k);
 #endif
 }
 

@@ -115,6 +115,8 @@ void sv_fill_peak_x86(sv_kernels *k, int bf16);
 #if defined(__aarch64__) || defined(_M_ARM64)
 void sv_fill_kernels_neon(sv_kernels *k);
 void sv_fill_kernels_neon_dotprod(sv_kernels *k);
+/// The register-only peak loops (arm/peak.c) for the table's instruction set.
+void sv_fill_peak_arm(sv_kernels *k);
 #endif
 
 // MARK: - Shared helpers

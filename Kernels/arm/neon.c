@@ -1203,6 +1203,27 @@ static inline float32x4_t sv_ggml_expf_neon(float32x4_t x) {
 }
 
 // sv_swiglu_f32's numerics: the polynomial for whole groups of 16, libm's expf for the rest.
+// sv_gelu_f16_table 4 lanes at a time: vcvt_f16_f32 rounds to nearest even as the scalar
+// path does; NEON has no gather, so the lanes are looked up one by one; a group holding a NaN
+// goes to the scalar path (its f16 NaN bits follow x86's vcvtps2ph, which ARM's need not).
+static void sv_gelu_f16_table_neon(int64_t n, const float *x, float *y, const float *table) {
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        const float32x4_t v = vld1q_f32(x + i);
+        if (vminvq_u32(vceqq_f32(v, v)) == 0) {
+            sv_gelu_f16_table(4, x + i, y + i, table);
+            continue;
+        }
+        uint16_t h[4];
+        vst1_u16(h, vreinterpret_u16_f16(vcvt_f16_f32(v)));
+        const float t[4] = { table[h[0]], table[h[1]], table[h[2]], table[h[3]] };
+        float32x4_t g = vbslq_f32(vcgeq_f32(v, vdupq_n_f32(10.0f)), v, vld1q_f32(t));
+        g = vbslq_f32(vcleq_f32(v, vdupq_n_f32(-10.0f)), vdupq_n_f32(0.0f), g);
+        vst1q_f32(y + i, g);
+    }
+    if (i < n) sv_gelu_f16_table(n - i, x + i, y + i, table);
+}
+
 static void sv_swiglu_f32_neon(int64_t n, const float *g, const float *u, float *y) {
     const int64_t nv = n - n % 16;
     const float32x4_t one = vdupq_n_f32(1.0f), zero = vdupq_n_f32(0.0f);
@@ -1656,6 +1677,7 @@ void sv_fill_kernels_neon(sv_kernels *k) {
     k->gemm_q8_0_r16 = sv_gemm_q8_0_r16_neon;
 
     k->swiglu = sv_swiglu_f32_neon;
+    k->gelu = sv_gelu_f16_table_neon;
     k->attention_block_f32acc = sv_attention_block_f32acc_neon;
     k->attention_row_f16acc = sv_attention_row_f16acc_neon;
     k->attention_row_f16acc_partial = sv_attention_row_f16acc_partial_neon;

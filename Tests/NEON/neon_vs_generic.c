@@ -697,6 +697,51 @@ static float rng_f16_value(float lo, float hi) { return sv_fp16_to_fp32(sv_fp32_
 // Lengths around the 16-element groups (polynomial) and the libm leftovers; gates from small to
 // beyond the polynomial's saturation (|n| > 192: e^-g is 0 or Inf), results that are subnormal,
 // and ±0, ±Inf, NaN; in place (y == g) as the engine calls it.
+// The GELU twin looks up the scalar kernel's table entry for every f16 value, random bit
+// patterns, the ±10 cut-offs and specials, with tails and in place; the table is random so a
+// wrong index shows.
+static void test_gelu(const sv_kernels *ks, const sv_kernels *kv) {
+    if (kv->gelu == NULL || kv->gelu == ks->gelu) return;
+    float *table = malloc(sizeof(float) * 65536);
+    for (int i = 0; i < 65536; i++) table[i] = rng_uniform(-4.0f, 4.0f);
+    static const uint32_t specials[] = { 0xC1200000u /* -10 */, 0x41200000u /* 10 */, 0xC11FFFFFu, 0xC1200001u,
+                                         0x411FFFFFu, 0x41200001u, 0x477FF000u /* 65520 */, 0x7F800000u, 0xFF800000u,
+                                         0x7FC00000u, 0xFFC12345u, 0x00000000u, 0x80000000u, 0x00000001u };
+    const int64_t n = 65536 + 4096 + NELEMS(specials);
+    float *x = malloc(sizeof(float) * (size_t)n), *ya = malloc(sizeof(float) * (size_t)n), *yb = malloc(sizeof(float) * (size_t)n);
+    for (int i = 0; i < 65536; i++) x[i] = sv_fp16_to_fp32((sv_half)i);
+    for (int i = 0; i < 4096; i++) { uint32_t u = (uint32_t)rng_u64(); memcpy(&x[65536 + i], &u, 4); }
+    for (int i = 0; i < NELEMS(specials); i++) x[65536 + 4096 + i] = bits_f32(specials[i]);
+    static const int64_t lens[] = { 0, 1, 3, 4, 5, 17 };
+    for (int li = 0; li <= NELEMS(lens); li++) {
+        const int64_t len = li < NELEMS(lens) ? lens[li] : n;
+        const float *src = x + (n - len);
+        ks->gelu(len, src, ya, table);
+        memcpy(yb, src, sizeof(float) * (size_t)len);
+        kv->gelu(len, yb, yb, table); // in place
+        int64_t at = -1;
+        const int ok = len == 0 || same_bits(ya, yb, len, &at);
+        check(ok, "%-12s gelu n=%-6lld bit-identical to sv_gelu_f16_table (every f16 value, random bits, cut-offs, NaN; in place)%s",
+              kv->name, (long long)len, ok ? "" : " MISMATCH");
+    }
+    free(x); free(ya); free(yb); free(table);
+}
+
+// Peak loops exist for the instructions the table's kernels use, count what they ran and leave
+// a finite value (their rates mean nothing under qemu).
+static void test_peak(const sv_kernels *kv) {
+    const sv_peak kinds[] = { SV_PEAK_INT8, SV_PEAK_F32, SV_PEAK_Q8_0_ORDERED };
+    for (int i = 0; i < NELEMS(kinds); i++) {
+        if (kinds[i] == SV_PEAK_Q8_0_ORDERED && kv->isa != SV_ISA_NEON_DOTPROD) continue;
+        const sv_peak_fn f = kv->peak[kinds[i]];
+        float sink = NAN;
+        const double once = f ? f(1000, &sink) : 0, twice = f ? f(2000, &sink) : 0;
+        check(f != NULL && kv->peak_instruction[kinds[i]] != NULL && once > 0 && twice == 2 * once && isfinite(sink),
+              "%-12s peak loop %d (%s): %.0f then %.0f operations", kv->name, (int)kinds[i],
+              kv->peak_instruction[kinds[i]] ? kv->peak_instruction[kinds[i]] : "none", once, twice);
+    }
+}
+
 static void test_swiglu(const sv_kernels *ks, const sv_kernels *kv) {
     if (kv->swiglu == NULL || kv->swiglu == ks->swiglu) return;
     static const int64_t ns[] = { 1, 5, 15, 16, 17, 31, 48, 100, 1536 };
@@ -988,6 +1033,7 @@ int main(void) {
         if (kv->gemm_q8_0_r16) printf(" gemm_q8_0_r16");
         if (kv->tinyblas_f16_block) printf(" tinyblas_f16_block");
         if (kv->swiglu != ks->swiglu) printf(" swiglu");
+        if (kv->gelu != ks->gelu) printf(" gelu");
         if (kv->attention_block_f32acc != ks->attention_block_f32acc) printf(" attention_block_f32acc");
         if (kv->attention_row_f16acc != ks->attention_row_f16acc) printf(" attention_row_f16acc");
         if (kv->attention_row_f16acc_partial != ks->attention_row_f16acc_partial) printf(" attention_row_f16acc_partial");
@@ -1001,6 +1047,8 @@ int main(void) {
         test_tinyblas_f16(ks, kv);
         test_gemm_q8_0_r16(kv);
         test_swiglu(ks, kv);
+        test_gelu(ks, kv);
+        test_peak(kv);
         test_attention_block(kv);
         test_attention_f16acc(ks, kv);
         test_resample(ks, kv);
