@@ -135,28 +135,32 @@ public enum MatMul {
             preconditionFailure("no conversion to \(actType) in the \(kernels.name) table")
         }
         let cols = w.columns
-        if m == 1 {
-            convert(x, converted, Int64(cols))
-        } else {
-            pool.parallelFor(m) { range in
-                for j in range { convert(x + j * cols, converted + j * actRowBytes, Int64(cols)) }
+        pool.traced(.convert(to: String(cString: sv_type_name(actType)), rows: m, columns: cols)) {
+            if m == 1 {
+                convert(x, converted, Int64(cols))
+            } else {
+                pool.parallelFor(m) { range in
+                    for j in range { convert(x + j * cols, converted + j * actRowBytes, Int64(cols)) }
+                }
             }
         }
-        if let (packed, gemm) = fast {
-            let packedData = packed.data
-            let sums = (converted + sumsOffset).assumingMemoryBound(to: Int32.self)
-            sv_q8_0_quad_sums(converted, actRowBytes, Int64(m), Int64(cols), sums)
-            pool.parallelFor(w.rows / 16) { groups in
-                gemm(Int64(cols), packedData, Int64(groups.lowerBound), Int64(groups.upperBound),
-                     converted, actRowBytes, sums, Int64(m), y, Int64(w.rows))
+        pool.traced(.matmul(w, batch: m)) {
+            if let (packed, gemm) = fast {
+                let packedData = packed.data
+                let sums = (converted + sumsOffset).assumingMemoryBound(to: Int32.self)
+                sv_q8_0_quad_sums(converted, actRowBytes, Int64(m), Int64(cols), sums)
+                pool.parallelFor(w.rows / 16) { groups in
+                    gemm(Int64(cols), packedData, Int64(groups.lowerBound), Int64(groups.upperBound),
+                         converted, actRowBytes, sums, Int64(m), y, Int64(w.rows))
+                }
+                return
             }
-            return
-        }
-        // Weight rows are split in multiples of 16 so threads never share a cache line of `y`.
-        pool.parallelFor(w.rows, granularity: 16) { range in
-            sv_matmul_rows_ggml(kernels.table, w.kernelType, Int64(cols), w.data, w.rowStride, Int64(w.rows),
-                                converted, actRowBytes, Int64(m), y, Int64(w.rows),
-                                Int64(range.lowerBound), Int64(range.upperBound))
+            // Weight rows are split in multiples of 16 so threads never share a cache line of `y`.
+            pool.parallelFor(w.rows, granularity: 16) { range in
+                sv_matmul_rows_ggml(kernels.table, w.kernelType, Int64(cols), w.data, w.rowStride, Int64(w.rows),
+                                    converted, actRowBytes, Int64(m), y, Int64(w.rows),
+                                    Int64(range.lowerBound), Int64(range.upperBound))
+            }
         }
     }
 }

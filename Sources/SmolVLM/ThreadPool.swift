@@ -16,6 +16,9 @@ import Darwin
 public final class ThreadPool: @unchecked Sendable {
     /// Threads that take part in a job, the calling thread included.
     public let threadCount: Int
+    /// Records a span per operation and per worker when set; nil (no tracing) costs one check
+    /// per operation.
+    public let tracer: Tracer?
 
     private typealias Job = (Int) -> Void
     private let generation = Atomic<Int>(0)
@@ -35,8 +38,13 @@ public final class ThreadPool: @unchecked Sendable {
     private static let yieldLimit = 2_000
 
     /// Starts `threads − 1` workers (the caller is the last thread); values below 1 count as 1.
-    public init(threads: Int) {
+    /// - Parameters:
+    ///   - threads: threads that take part in a job, the caller included.
+    ///   - tracer: records the spans of work run on this pool (see ``traced(_:_:)``); nil, the
+    ///     default, records nothing.
+    public init(threads: Int, tracer: Tracer? = nil) {
         threadCount = max(1, threads)
+        self.tracer = tracer
         pthread_mutex_init(&mutex, nil)
         pthread_cond_init(&wake, nil)
         for index in 1 ..< threadCount {
@@ -69,6 +77,31 @@ public final class ThreadPool: @unchecked Sendable {
     /// Runs `body(i)` once for every thread index `i` in `0 ..< threadCount` (the caller runs
     /// index 0) and returns when all have finished. Jobs from different callers are serialized.
     public func run(_ body: (Int) -> Void) {
+        if let tracer, workers.count > 0, let invocation = tracer.currentInvocation {
+            // The caller's time is its own span (lane 0); each worker's chunk is a span of its own.
+            return dispatch { i in
+                guard i > 0 else { return body(0) }
+                let start = Tracer.now()
+                body(i)
+                tracer.record(lane: i, invocation: invocation, start: start, end: Tracer.now())
+            }
+        }
+        dispatch(body)
+    }
+
+    /// Runs `body` inside a span named by `operation` when the pool has a tracer; otherwise just
+    /// runs it (`operation` is not even built).
+    /// - Parameters:
+    ///   - operation: what the span measures; evaluated only when tracing.
+    ///   - body: the work.
+    /// - Returns: what `body` returns.
+    @inline(__always)
+    public func traced<R, E: Error>(_ operation: @autoclosure () -> TraceOperation, _ body: () throws(E) -> R) throws(E) -> R {
+        guard let tracer else { return try body() }
+        return try tracer.span(operation(), body)
+    }
+
+    private func dispatch(_ body: (Int) -> Void) {
         let active = workers.count + 1
         if active == 1 { body(0); return }
         submitLock.withLock { _ in

@@ -5,10 +5,19 @@ import SmolVLM
 /// Prompt processing and generation speed, measured the way llama-bench measures them:
 /// `-p` random tokens in one batch on an empty context, then `-n` tokens decoded one at a time
 /// on an empty context, each repeated `-r` times; mean ± standard deviation of tokens/s.
+/// With `--trace`, one more run is traced on a context of its own, after the timed ones.
 struct BenchModel: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "model",
-        abstract: "Prefill and decode tokens/s of a text model (llama-bench's pp/tg tests)."
+        abstract: "Prefill and decode tokens/s of a text model (llama-bench's pp/tg tests).",
+        discussion: """
+        --trace FILE runs once more after the timed tests (a prefill of -p random tokens, then the \
+        first \(TraceReport.decodeSteps) decode steps after it) and writes a Chrome trace-event file of \
+        it: one span per operation per thread, named by kernel and shape, with the operation count \
+        and weight bytes in its args. Open it in https://ui.perfetto.dev or chrome://tracing. A \
+        table of that run follows the normal output: per operation kind and shape, calls, total ms, \
+        share of the time, GOP/s and GB/s of weights streamed. The timed tests are not traced.
+        """
     )
 
     @Option(help: "A llama-architecture GGUF file.") var model: String
@@ -16,6 +25,12 @@ struct BenchModel: ParsableCommand {
     @Option(name: .customShort("n"), help: "Generated tokens (0 skips the decode test).") var generatedTokens: Int = 64
     @Option(name: .customShort("r"), help: "Repetitions.") var repetitions: Int = 5
     @Option(name: [.customShort("t"), .long], help: "Threads.") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: ArgumentHelp("Also trace one run into this Chrome trace-event (Perfetto) file and print a per-operation table.",
+                               valueName: "file")) var trace: String?
+
+    func validate() throws {
+        if let trace { try TraceReport.checkWritable(trace) }
+    }
 
     func run() throws {
         let llama = try LlamaModel(path: model)
@@ -50,6 +65,23 @@ struct BenchModel: ParsableCommand {
                 return Double(generatedTokens) / (clock.now - start).seconds
             }
             print(report("tg\(generatedTokens)", rates))
+        }
+
+        if let trace {
+            let steps = min(generatedTokens, TraceReport.decodeSteps)
+            let tracer = Tracer(threads: threads)
+            let traced = try LlamaContext(model: llama, contextLength: promptTokens + steps + 1, threads: threads, tracer: tracer)
+            let pool = traced.pool
+            var token = randomTokens(1)[0]
+            if promptTokens > 0 {
+                let logits = try pool.traced(.phase("prefill")) { try traced.evaluate(tokens: randomTokens(promptTokens)) }
+                token = logits.indices.max { logits[$0] < logits[$1] } ?? 0
+            }
+            for _ in 0 ..< steps {
+                let logits = try pool.traced(.phase("decode token")) { try traced.evaluate(tokens: [token]) }
+                token = logits.indices.max { logits[$0] < logits[$1] } ?? 0
+            }
+            try TraceReport.finish(tracer, path: trace, run: "a prefill of \(promptTokens) tokens and \(steps) decode steps")
         }
     }
 

@@ -6,10 +6,20 @@ import SmolVLM
 /// Time to first token for an image question, split into its phases, repeated: image decode,
 /// preprocessing, encoder per tile, prefill of the whole prompt, then `-n` decoded tokens.
 /// The context is reset between repetitions; weights stay mapped (the first run is a warm-up).
+/// With `--trace`, one more run is traced on a context of its own, after the timed ones.
 struct BenchVision: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vision",
-        abstract: "Image decode, preprocess, encode per tile, prefill, time to first token and decode speed for an image prompt."
+        abstract: "Image decode, preprocess, encode per tile, prefill, time to first token and decode speed for an image prompt.",
+        discussion: """
+        --trace FILE runs the question once more after the timed runs (image decode, preprocess, every \
+        tile's encode, prefill and the first \(TraceReport.decodeSteps) decode steps) and writes a Chrome \
+        trace-event file of it: one span per operation per thread, named by kernel and shape, with the \
+        operation count and weight bytes in its args. Open it in https://ui.perfetto.dev or \
+        chrome://tracing. A table of that run follows the normal output: per operation kind and \
+        shape, calls, total ms, share of the time, GOP/s and GB/s of weights streamed. The timed \
+        runs are not traced.
+        """
     )
 
     @Option(help: "The text model (GGUF).") var model: String
@@ -20,10 +30,13 @@ struct BenchVision: ParsableCommand {
     @Option(name: .customShort("n"), help: "Tokens decoded after the prompt.") var generatedTokens = 32
     @Option(name: .customShort("r"), help: "Repetitions after a warm-up run.") var repetitions = 3
     @Option(name: [.customShort("t"), .long], help: "Threads.") var threads = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: ArgumentHelp("Also trace one run into this Chrome trace-event (Perfetto) file and print a per-operation table.",
+                               valueName: "file")) var trace: String?
 
     func validate() throws {
         if let maxTiles, maxTiles < 1 { throw ValidationError("--max-tiles must be at least 1") }
         if repetitions < 1 || threads < 1 || generatedTokens < 0 { throw ValidationError("-r and -t must be positive, -n not negative") }
+        if let trace { try TraceReport.checkWritable(trace) }
     }
 
     struct Run {
@@ -44,13 +57,14 @@ struct BenchVision: ParsableCommand {
         let context = try LlamaContext(model: text, threads: threads)
         let clock = ContinuousClock()
 
-        func once() throws -> Run {
+        func once(_ context: LlamaContext, decodeSteps: Int) throws -> Run {
             var r = Run()
             context.reset()
+            let pool = context.pool
             let t0 = clock.now
-            let rgb = try ImageDecoder().decode(path: image)
+            let rgb = try pool.traced(.phase("decode image")) { try ImageDecoder().decode(path: image) }
             r.decode = (clock.now - t0).seconds
-            let e = try vision.embed(rgb, preprocessor: preprocessor, pool: context.pool)
+            let e = try vision.embed(rgb, preprocessor: preprocessor, pool: pool)
             r.preprocess = e.preprocessSeconds
             r.encode = e.encodeSeconds.reduce(0, +)
             r.tiles = e.tiles.count
@@ -58,19 +72,19 @@ struct BenchVision: ParsableCommand {
                                              grids: [(e.gridX, e.gridY)])
             r.positions = chunks.reduce(0) { $0 + $1.positions(tokensPerTile: vision.configuration.tokensPerTile) }
             let p0 = clock.now
-            var logits = try context.evaluate(chunks, images: [e])
+            var logits = try pool.traced(.phase("prefill")) { try context.evaluate(chunks, images: [e]) }
             r.prefill = (clock.now - p0).seconds
             let d0 = clock.now
-            for _ in 0 ..< generatedTokens {
+            for _ in 0 ..< decodeSteps {
                 let token = logits.indices.max { logits[$0] < logits[$1] } ?? 0
-                logits = try context.evaluate(tokens: [token])
+                logits = try pool.traced(.phase("decode token")) { try context.evaluate(tokens: [token]) }
             }
-            r.tokens = generatedTokens > 0 ? Double(generatedTokens) / (clock.now - d0).seconds : 0
+            r.tokens = decodeSteps > 0 ? Double(decodeSteps) / (clock.now - d0).seconds : 0
             return r
         }
 
-        _ = try once()
-        let runs = try (0 ..< repetitions).map { _ in try once() }
+        _ = try once(context, decodeSteps: generatedTokens)
+        let runs = try (0 ..< repetitions).map { _ in try once(context, decodeSteps: generatedTokens) }
         let first = runs[0]
         print("model: \(model)\nmmproj: \(mmproj)\nimage: \(image), \(first.tiles) tiles, \(first.positions) prompt positions, threads \(threads), kernels \(KernelSet.default.name)")
         func row(_ label: String, _ values: [Double], _ unit: String, scale: Double = 1000) {
@@ -84,5 +98,14 @@ struct BenchVision: ParsableCommand {
         row("prefill", runs.map(\.prefill), "ms")
         row("time to first token", runs.map(\.firstToken), "ms")
         if generatedTokens > 0 { row("decode", runs.map(\.tokens), "tok/s", scale: 1) }
+
+        if let trace {
+            let tracer = Tracer(threads: threads)
+            let traced = try LlamaContext(model: text, contextLength: context.capacity, threads: threads, tracer: tracer)
+            let steps = min(generatedTokens, TraceReport.decodeSteps)
+            let r = try once(traced, decodeSteps: steps)
+            try TraceReport.finish(tracer, path: trace,
+                                   run: "one image question (\(r.tiles) tiles, \(r.positions) prompt positions, \(steps) decode steps)")
+        }
     }
 }

@@ -38,7 +38,10 @@ public final class LlamaContext {
     ///   - threads: threads for matrix products and attention; default the active processor count.
     ///   - kernels: the SIMD kernel set; default the best this CPU supports (tests pass others
     ///     to compare against the scalar reference).
-    public init(model: LlamaModel, contextLength: Int? = nil, threads: Int? = nil, kernels: KernelSet = .default) throws {
+    ///   - tracer: records a span per operation of every forward pass (and of the vision encoder
+    ///     when it runs on this context's ``pool``); nil, the default, records nothing.
+    public init(model: LlamaModel, contextLength: Int? = nil, threads: Int? = nil, kernels: KernelSet = .default,
+                tracer: Tracer? = nil) throws {
         let c = model.configuration
         let requested = contextLength ?? min(c.contextLength, 4096)
         guard requested > 0 else {
@@ -46,7 +49,7 @@ public final class LlamaContext {
         }
         self.model = model
         capacity = requested
-        pool = ThreadPool(threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
+        pool = ThreadPool(threads: threads ?? ProcessInfo.processInfo.activeProcessorCount, tracer: tracer)
         self.kernels = kernels
         cache = KVCache(layers: c.blockCount, capacity: requested, kvDimension: c.kvDimension)
         buffers = Buffers(rows: 1, configuration: c)
@@ -88,7 +91,9 @@ public final class LlamaContext {
         }
         return try evaluate(count: tokens.count, logits: logits) { start, n, x in
             let d = model.configuration.embeddingLength
-            for i in 0 ..< n { model.embed(tokens[start + i], into: x + i * d) }
+            pool.traced(.rows("embed tokens", n, d)) {
+                for i in 0 ..< n { model.embed(tokens[start + i], into: x + i * d) }
+            }
         }
     }
 
@@ -116,13 +121,15 @@ public final class LlamaContext {
         while start < count {
             let n = min(Self.microBatch, count - start)
             if buffers.rows < n { buffers = Buffers(rows: n, configuration: model.configuration) }
-            fill(start, n, buffers.x)
             let outputRows = switch logits {
             case .all: n
             case .last: start + n == count ? 1 : 0
             case .none: 0
             }
-            forward(rows: n, outputRows: outputRows)
+            pool.traced(.phase("forward ·\(n)")) {
+                fill(start, n, buffers.x)
+                forward(rows: n, outputRows: outputRows)
+            }
             out.append(contentsOf: UnsafeBufferPointer(start: buffers.logits, count: outputRows * vocab))
             start += n
         }
@@ -139,23 +146,33 @@ public final class LlamaContext {
         let d = c.embeddingLength
         let b = buffers
         let p0 = position
+        let qWidth = c.headCount * c.headDimension, kv = c.kvDimension
 
         for (l, layer) in model.layers.enumerated() {
             // Attention block: x += Wo · attention(rope(Wq·h), rope(Wk·h), Wv·h), h = norm(x)
-            for i in 0 ..< n { sv_rms_norm_f32(Int64(d), b.x + i * d, layer.attentionNorm, c.rmsEpsilon, b.h + i * d) }
+            pool.traced(.rows("rmsnorm", n, d)) {
+                for i in 0 ..< n { sv_rms_norm_f32(Int64(d), b.x + i * d, layer.attentionNorm, c.rmsEpsilon, b.h + i * d) }
+            }
             matmul(layer.wq, b.h, n, b.q)
             matmul(layer.wk, b.h, n, b.k)
             matmul(layer.wv, b.h, n, b.v)
-            for i in 0 ..< n {
-                rope(b.q + i * c.headCount * c.headDimension, heads: c.headCount, position: p0 + i)
-                rope(b.k + i * c.kvDimension, heads: c.headCountKV, position: p0 + i)
-                let kv = Int64(c.kvDimension)
-                toHalf(b.k + i * c.kvDimension, cache.keys(layer: l, position: p0 + i), kv)
-                toHalf(b.v + i * c.kvDimension, cache.values(layer: l, position: p0 + i), kv)
+            pool.traced(.rows("rope", n, qWidth + kv)) {
+                for i in 0 ..< n {
+                    rope(b.q + i * qWidth, heads: c.headCount, position: p0 + i)
+                    rope(b.k + i * kv, heads: c.headCountKV, position: p0 + i)
+                }
+            }
+            pool.traced(.convert(to: "f16 kv-cache", rows: n, columns: 2 * kv)) {
+                for i in 0 ..< n {
+                    toHalf(b.k + i * kv, cache.keys(layer: l, position: p0 + i), Int64(kv))
+                    toHalf(b.v + i * kv, cache.values(layer: l, position: p0 + i), Int64(kv))
+                }
             }
             attention(layer: l, rows: n, firstPosition: p0)
             matmul(layer.wo, b.attn, n, b.h)
-            for i in 0 ..< n * d { b.x[i] += b.h[i] }
+            pool.traced(.rows("residual", n, d)) {
+                for i in 0 ..< n * d { b.x[i] += b.h[i] }
+            }
 
             // After the last layer's attention only the rows whose logits are wanted go on, as in
             // llama.cpp's graph (inp_out_ids): its feed-forward products then see `outputRows`
@@ -168,20 +185,28 @@ public final class LlamaContext {
             guard m > 0 else { break }
 
             // Feed-forward block: x += W_down · (silu(W_gate·h) ⊙ W_up·h), h = norm(x)
-            for i in 0 ..< m { sv_rms_norm_f32(Int64(d), b.x + i * d, layer.ffnNorm, c.rmsEpsilon, b.h + i * d) }
+            pool.traced(.rows("rmsnorm", m, d)) {
+                for i in 0 ..< m { sv_rms_norm_f32(Int64(d), b.x + i * d, layer.ffnNorm, c.rmsEpsilon, b.h + i * d) }
+            }
             matmul(layer.gate, b.h, m, b.gate)
             matmul(layer.up, b.h, m, b.up)
             // Row by row: ggml's SwiGLU takes its last n % 16 elements of each row down another path.
             let ff = c.feedForwardLength
-            for i in 0 ..< m { swiglu(Int64(ff), b.gate + i * ff, b.up + i * ff, b.gate + i * ff) }
+            pool.traced(.rows("swiglu", m, ff)) {
+                for i in 0 ..< m { swiglu(Int64(ff), b.gate + i * ff, b.up + i * ff, b.gate + i * ff) }
+            }
             matmul(layer.down, b.gate, m, b.h)
-            for i in 0 ..< m * d { b.x[i] += b.h[i] }
+            pool.traced(.rows("residual", m, d)) {
+                for i in 0 ..< m * d { b.x[i] += b.h[i] }
+            }
         }
         position += n
 
         guard outputRows > 0 else { return }
-        for i in 0 ..< outputRows {
-            sv_rms_norm_f32(Int64(d), b.x + i * d, model.outputNorm, c.rmsEpsilon, b.h + i * d)
+        pool.traced(.rows("rmsnorm", outputRows, d)) {
+            for i in 0 ..< outputRows {
+                sv_rms_norm_f32(Int64(d), b.x + i * d, model.outputNorm, c.rmsEpsilon, b.h + i * d)
+            }
         }
         matmul(model.output, b.h, outputRows, b.logits)
     }
@@ -219,9 +244,22 @@ public final class LlamaContext {
 
     /// Causal grouped-query attention for rows at positions p0 ..< p0 + n, scale 1/√head_dim.
     private func attention(layer l: Int, rows n: Int, firstPosition p0: Int) {
-        if n == 1 && Self.attentionWindow(position: p0, capacity: capacity) >= Self.splitKVWindow {
-            return splitAttention(layer: l, position: p0)
+        let c = model.configuration
+        let split = n == 1 && Self.attentionWindow(position: p0, capacity: capacity) >= Self.splitKVWindow
+        // Row i sees positions 0 ... p0 + i.
+        pool.traced(.attention(split ? "attention split-kv" : n >= Self.tiledAttentionRows ? "attention tiled" : "attention",
+                               heads: c.headCount, headDimension: c.headDimension, rows: n, keys: n * p0 + n * (n + 1) / 2)) {
+            if split {
+                splitAttention(layer: l, position: p0)
+            } else {
+                causalAttention(layer: l, rows: n, firstPosition: p0)
+            }
         }
+    }
+
+    /// Every row and head as its own job (a tiled block of rows for a batch of at least
+    /// ``tiledAttentionRows``), spread across the pool.
+    private func causalAttention(layer l: Int, rows n: Int, firstPosition p0: Int) {
         let c = model.configuration
         let hd = c.headDimension
         let scale = 1 / Float(hd).squareRoot()

@@ -34,7 +34,7 @@ extension VisionModel {
                       kernels: KernelSet = .default, shouldStop: () -> Bool) throws -> ImageEmbeddings? {
         let clock = ContinuousClock()
         let start = clock.now
-        let pre = try preprocessor(image, pool: pool)
+        let pre = try pool.traced(.phase("preprocess")) { try preprocessor(image, pool: pool) }
         let preprocessSeconds = (clock.now - start).seconds
         var tiles: [[Float]] = []
         var seconds: [Double] = []
@@ -42,7 +42,7 @@ extension VisionModel {
         for tile in pre.tiles {
             if shouldStop() { return nil }
             let t0 = clock.now
-            tiles.append(try encode(tile: tile, pool: pool, kernels: kernels, workspace: workspace))
+            tiles.append(try pool.traced(.phase("encode tile")) { try encode(tile: tile, pool: pool, kernels: kernels, workspace: workspace) })
             seconds.append((clock.now - t0).seconds)
         }
         return ImageEmbeddings(gridX: pre.gridX, gridY: pre.gridY, tiles: tiles, width: outputWidth,

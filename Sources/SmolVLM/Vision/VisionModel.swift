@@ -281,8 +281,10 @@ public struct VisionModel: Sendable {
         let x = ws.x, h = ws.h, q = ws.q, k = ws.k, v = ws.v, attn = ws.attn, up = ws.up
         let kHalf = ws.kHalf, vHalf = ws.vHalf, attnScratch = ws.attentionScratch
         // Row-wise element work (norms, bias, GELU, residuals) on every thread, 16 rows a chunk.
-        func rows(_ body: (Int) -> Void) {
-            pool.parallelFor(n, granularity: 16) { range in for i in range { body(i) } }
+        func rows(_ label: @autoclosure () -> String, width: Int = d, _ body: (Int) -> Void) {
+            pool.traced(.rows(label(), n, width)) {
+                pool.parallelFor(n, granularity: 16) { range in for i in range { body(i) } }
+            }
         }
         let gelu = kernels.table.pointee.gelu ?? sv_gelu_f16_table
         let attnBlockRows = VisionWorkspace.attentionBlockRows
@@ -292,9 +294,11 @@ public struct VisionModel: Sendable {
         //    "weight" matrix of patchCount rows, the kernel the activation rows (so it is rounded
         //    to f16 too), giving embedding × patch, transposed back to patch-major.
         try patchEmbed(tile: tile, into: x, workspace: ws, pool: pool, kernels: kernels)
-        for i in 0 ..< n {
-            for j in 0 ..< d {
-                x[i * d + j] = (x[i * d + j] + patchBias[j]) + positionEmbedding[i * d + j]
+        pool.traced(.rows("patch bias + position", n, d)) {
+            for i in 0 ..< n {
+                for j in 0 ..< d {
+                    x[i * d + j] = (x[i * d + j] + patchBias[j]) + positionEmbedding[i * d + j]
+                }
             }
         }
 
@@ -302,43 +306,47 @@ public struct VisionModel: Sendable {
         let scale = 1 / Float(hd).squareRoot()
         for layer in layers {
             // x += Wo · attention(Wq·h + bq, Wk·h + bk, Wv·h + bv) + bo, h = LayerNorm(x)
-            rows { i in layerNorm(x + i * d, layer.norm1Weight, layer.norm1Bias, h + i * d) }
+            rows("layernorm") { i in layerNorm(x + i * d, layer.norm1Weight, layer.norm1Bias, h + i * d) }
             matmul(layer.wq, h, n, q); addBias(q, layer.bq, rows: n, pool: pool)
             matmul(layer.wk, h, n, k); addBias(k, layer.bk, rows: n, pool: pool)
             matmul(layer.wv, h, n, v); addBias(v, layer.bv, rows: n, pool: pool)
-            pool.parallelFor(n) { range in
-                for i in range {
-                    toHalf(k + i * d, kHalf + i * d, Int64(d))
-                    toHalf(v + i * d, vHalf + i * d, Int64(d))
+            pool.traced(.convert(to: "f16 k+v", rows: n, columns: d)) {
+                pool.parallelFor(n) { range in
+                    for i in range {
+                        toHalf(k + i * d, kHalf + i * d, Int64(d))
+                        toHalf(v + i * d, vHalf + i * d, Int64(d))
+                    }
                 }
             }
             let attentionBlock = kernels.table.pointee.attention_block_f32acc ?? sv_attention_block_f32acc
             let rowBlocks = (n + attnBlockRows - 1) / attnBlockRows
-            pool.run { thread in
-                let s = attnScratch + thread * attnScratchFloats
-                var job = thread
-                while job < rowBlocks * heads {
-                    let i0 = (job / heads) * attnBlockRows, hh = job % heads
-                    let rows = min(attnBlockRows, n - i0)
-                    attentionBlock(Int64(hd), Int64(rows), q + i0 * d + hh * hd, Int64(d),
-                                   kHalf + hh * hd, vHalf + hh * hd, Int64(d), Int64(n), 0, scale,
-                                   attn + i0 * d + hh * hd, Int64(d), s)
-                    job += pool.threadCount
+            pool.traced(.attention("attention", heads: heads, headDimension: hd, rows: n, keys: n * n)) {
+                pool.run { thread in
+                    let s = attnScratch + thread * attnScratchFloats
+                    var job = thread
+                    while job < rowBlocks * heads {
+                        let i0 = (job / heads) * attnBlockRows, hh = job % heads
+                        let rows = min(attnBlockRows, n - i0)
+                        attentionBlock(Int64(hd), Int64(rows), q + i0 * d + hh * hd, Int64(d),
+                                       kHalf + hh * hd, vHalf + hh * hd, Int64(d), Int64(n), 0, scale,
+                                       attn + i0 * d + hh * hd, Int64(d), s)
+                        job += pool.threadCount
+                    }
                 }
             }
             matmul(layer.wo, attn, n, h); addBias(h, layer.bo, rows: n, pool: pool)
-            rows { i in for j in i * d ..< (i + 1) * d { x[j] = h[j] + x[j] } }
+            rows("residual") { i in for j in i * d ..< (i + 1) * d { x[j] = h[j] + x[j] } }
 
             // x += W_down · gelu(W_up · h + b_up) + b_down, h = LayerNorm(x)
-            rows { i in layerNorm(x + i * d, layer.norm2Weight, layer.norm2Bias, h + i * d) }
+            rows("layernorm") { i in layerNorm(x + i * d, layer.norm2Weight, layer.norm2Bias, h + i * d) }
             matmul(layer.up, h, n, up); addBias(up, layer.upBias, rows: n, pool: pool)
             Self.geluTable.withUnsafeBufferPointer { table in
-                rows { i in gelu(Int64(ff), up + i * ff, up + i * ff, table.baseAddress) }
+                rows("gelu", width: ff) { i in gelu(Int64(ff), up + i * ff, up + i * ff, table.baseAddress) }
             }
             matmul(layer.down, up, n, h); addBias(h, layer.downBias, rows: n, pool: pool)
-            rows { i in for j in i * d ..< (i + 1) * d { x[j] = x[j] + h[j] } }
+            rows("residual") { i in for j in i * d ..< (i + 1) * d { x[j] = x[j] + h[j] } }
         }
-        rows { i in layerNorm(x + i * d, postNormWeight, postNormBias, h + i * d) }
+        rows("layernorm") { i in layerNorm(x + i * d, postNormWeight, postNormBias, h + i * d) }
 
         // 3. Pixel shuffle (build_patch_merge_permute): the s×s block of patches at block (bx, by)
         //    becomes token by·(W/s) + bx with features ordered (row in block, column in block, e).
@@ -346,11 +354,13 @@ public struct VisionModel: Sendable {
         let merged = d * s * s
         let tokens = c.tokensPerTile
         let shuffled = ws.shuffled
-        for py in 0 ..< w {
-            for px in 0 ..< w {
-                let t = (py / s) * wb + px / s
-                let f = (py % s) * d * s + (px % s) * d
-                (shuffled + t * merged + f).update(from: h + (py * w + px) * d, count: d)
+        pool.traced(.rows("pixel shuffle", tokens, merged)) {
+            for py in 0 ..< w {
+                for px in 0 ..< w {
+                    let t = (py / s) * wb + px / s
+                    let f = (py % s) * d * s + (px % s) * d
+                    (shuffled + t * merged + f).update(from: h + (py * w + px) * d, count: d)
+                }
             }
         }
 
@@ -373,22 +383,24 @@ public struct VisionModel: Sendable {
         guard let toHalf = sv_kernels_from_float(kernels.table, SV_TYPE_F16) else {
             preconditionFailure("kernel table \(kernels.name) lacks f16 conversion")
         }
-        tile.withUnsafeBufferPointer { t in
-            let src = t.baseAddress!
-            pool.parallelFor(n) { range in
-                // One patch's row gathered in f32, then rounded to f16 in one vector pass.
-                withUnsafeTemporaryAllocation(of: Float.self, capacity: cols) { row in
-                    for patch in range {
-                        let oy = patch / w, ox = patch % w
-                        let out = half ? row.baseAddress! : (im2col + patch * cols * 4).assumingMemoryBound(to: Float.self)
-                        for ch in 0 ..< 3 {
-                            for ky in 0 ..< p {
-                                for kx in 0 ..< p {
-                                    out[(ch * p + ky) * p + kx] = src[((oy * p + ky) * side + ox * p + kx) * 3 + ch]
+        pool.traced(.rows(half ? "im2col f16" : "im2col f32", n, cols)) {
+            tile.withUnsafeBufferPointer { t in
+                let src = t.baseAddress!
+                pool.parallelFor(n) { range in
+                    // One patch's row gathered in f32, then rounded to f16 in one vector pass.
+                    withUnsafeTemporaryAllocation(of: Float.self, capacity: cols) { row in
+                        for patch in range {
+                            let oy = patch / w, ox = patch % w
+                            let out = half ? row.baseAddress! : (im2col + patch * cols * 4).assumingMemoryBound(to: Float.self)
+                            for ch in 0 ..< 3 {
+                                for ky in 0 ..< p {
+                                    for kx in 0 ..< p {
+                                        out[(ch * p + ky) * p + kx] = src[((oy * p + ky) * side + ox * p + kx) * 3 + ch]
+                                    }
                                 }
                             }
+                            if half { toHalf(out, im2col + patch * cols * 2, Int64(cols)) }
                         }
-                        if half { toHalf(out, im2col + patch * cols * 2, Int64(cols)) }
                     }
                 }
             }
@@ -398,17 +410,21 @@ public struct VisionModel: Sendable {
             MatMul.multiply(m, kw.baseAddress!, rows: d, into: y, scratch: &ws.scratch, pool: pool, kernels: kernels)
         }
         // y is embedding-major (d rows of n patches); the encoder runs patch-major.
-        for e in 0 ..< d {
-            for i in 0 ..< n { x[i * d + e] = y[e * n + i] }
+        pool.traced(.rows("transpose", d, n)) {
+            for e in 0 ..< d {
+                for i in 0 ..< n { x[i * d + e] = y[e * n + i] }
+            }
         }
     }
 
     private func addBias(_ y: UnsafeMutablePointer<Float>, _ b: [Float], rows: Int, pool: ThreadPool) {
         let width = b.count
-        b.withUnsafeBufferPointer { bias in
-            pool.parallelFor(rows, granularity: 16) { range in
-                for i in range {
-                    for j in 0 ..< width { y[i * width + j] += bias[j] }
+        pool.traced(.rows("bias", rows, width)) {
+            b.withUnsafeBufferPointer { bias in
+                pool.parallelFor(rows, granularity: 16) { range in
+                    for i in range {
+                        for j in 0 ..< width { y[i * width + j] += bias[j] }
+                    }
                 }
             }
         }
