@@ -9,6 +9,12 @@ let package = Package(
         .library(name: "GGUF", targets: ["GGUF"]),
         .executable(name: "smolvlm", targets: ["smolvlm"]),
     ],
+    traits: [
+        .trait(
+            name: "OpenBLAS",
+            description: "Route F32/F16/BF16 matrix·matrix products through OpenBLAS's cblas_sgemm (as llama.cpp's BLAS backend does); needs libopenblas-dev, found with pkg-config."
+        ),
+    ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
@@ -30,10 +36,16 @@ let package = Package(
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"]), .brew(["libpng"])]),
         // JPEG/PNG -> RGB: C only because libjpeg/libpng report errors by longjmp, which Swift cannot catch.
         .target(name: "CImageShim", dependencies: ["CJPEG", "CPNG"]),
+        // Optional GEMM for float weights (the OpenBLAS trait).
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"]), .brew(["openblas"])]),
         // The engine.
         .target(
             name: "SmolVLM",
-            dependencies: ["GGUF", "Kernels", "CImageShim", .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "GGUF", "Kernels", "CImageShim", .product(name: "Logging", package: "swift-log"),
+                .target(name: "COpenBLAS", condition: .when(traits: ["OpenBLAS"])),
+            ],
+            swiftSettings: [.define("OPENBLAS", .when(traits: ["OpenBLAS"]))]
         ),
         // Kernel measurement at model shapes, shared by `smolvlm bench` and Benchmarks/.
         .target(

@@ -112,7 +112,20 @@ public struct WeightMatrix: @unchecked Sendable {
 /// multi-row F16 products through llamafile's sgemm), `sv_matmul_rows_ggml` follows it, so `m`
 /// must be the whole batch. Q8_0 matrices with a repacked copy (``WeightMatrix/repackedForSpeed()``)
 /// go through `sv_gemm_q8_0_r16` instead, 16 outputs per vector, each with the vec_dot's bits.
+/// Built with the `OpenBLAS` trait, float-weight products of 32 or more rows go to OpenBLAS instead
+/// (see ``usesOpenBLAS``).
 public enum MatMul {
+    /// True when this build routes F32/F16/BF16 products of 32 or more activation rows through
+    /// OpenBLAS (the `OpenBLAS` package trait): their outputs then agree with llama.cpp's to
+    /// rounding instead of matching its CPU backend bit for bit.
+    public static var usesOpenBLAS: Bool {
+        #if OPENBLAS
+        true
+        #else
+        false
+        #endif
+    }
+
     /// `y[j][r] = Σ_c w[r][c] · x[j][c]` for `m` activation rows of `w.columns` floats.
     ///
     /// - Parameters:
@@ -126,6 +139,24 @@ public enum MatMul {
     public static func multiply(_ w: WeightMatrix, _ x: UnsafePointer<Float>, rows m: Int,
                                 into y: UnsafeMutablePointer<Float>,
                                 scratch: inout ScratchBuffer, pool: ThreadPool, kernels: KernelSet) {
+        #if OPENBLAS
+        if BLASMatMul.handles(w, rows: m) {
+            pool.traced(.matmul(w, batch: m)) {
+                BLASMatMul.multiply(w, x, rows: m, into: y, scratch: &scratch, pool: pool)
+            }
+            return
+        }
+        #endif
+        multiplyOnKernels(w, x, rows: m, into: y, scratch: &scratch, pool: pool, kernels: kernels)
+    }
+
+    /// ``multiply(_:_:rows:into:scratch:pool:kernels:)`` on the engine's kernels even in an
+    /// OpenBLAS build: for products whose "weights" are computed per input (the patch
+    /// embedding's im2col), which are not what the trait is for and, kept in llama.cpp's order,
+    /// leave quantized models' results bit-identical to llama.cpp's with the trait on.
+    static func multiplyOnKernels(_ w: WeightMatrix, _ x: UnsafePointer<Float>, rows m: Int,
+                                  into y: UnsafeMutablePointer<Float>,
+                                  scratch: inout ScratchBuffer, pool: ThreadPool, kernels: KernelSet) {
         let actType = w.activationType
         let actRowBytes = w.activationRowBytes
         let fast = w.repacked.flatMap { packed in kernels.table.pointee.gemm_q8_0_r16.map { (packed, $0) } }

@@ -8,11 +8,12 @@ import Testing
 /// logits, a fixed probe set, summary stats, and a few full vectors.
 enum TeacherForcing {
     /// `promptLogits` are ours after the prompt; `tolerance` bounds max |Δ| / std(reference).
-    /// Top-1 must agree unless llama.cpp's own top two are within 1e-3·std (a tie).
+    /// Top-1 must agree unless llama.cpp's own top two are within `tie`·std.
     @discardableResult
-    static func compare(_ f: ReferenceFixture, context: LlamaContext, promptLogits: [Float], tolerance: Float) throws -> Float {
+    static func compare(_ f: ReferenceFixture, context: LlamaContext, promptLogits: [Float], tolerance: Float,
+                        tie: Float = 1e-3) throws -> Float {
         let tokens = try f.ints("tokens").values
-        return try compare(f, tolerance: tolerance) { step in
+        return try compare(f, tolerance: tolerance, tie: tie) { step in
             step == 0 ? promptLogits : try context.evaluate(tokens: [tokens[step - 1]])
         }
     }
@@ -20,7 +21,7 @@ enum TeacherForcing {
     /// Compares the logits `logits(step)` returns for every step of the record whose arrays are
     /// named `prefix` + tokens, top_ids, …; returns the worst max |Δ| / std.
     @discardableResult
-    static func compare(_ f: ReferenceFixture, prefix p: String = "", tolerance: Float,
+    static func compare(_ f: ReferenceFixture, prefix p: String = "", tolerance: Float, tie: Float = 1e-3,
                         logits: (Int) throws -> [Float]) throws -> Float {
         let name = p.isEmpty ? f.name : "\(f.name) (\(p.dropLast()))"
         let topIDs = try f.ints(p + "top_ids"), topLogits = try f.floats(p + "top_logits")
@@ -50,7 +51,7 @@ enum TeacherForcing {
             }
             let ours = argmax(logits), theirs = topIDs.row(step).first!
             if ours != theirs {
-                if gap < 1e-3 * std {
+                if gap < tie * std {
                     ties += 1
                 } else {
                     mismatches.append("step \(step): ours \(ours) (\(logits[ours])) vs llama.cpp \(theirs) (\(logits[theirs])), reference gap \(gap)")

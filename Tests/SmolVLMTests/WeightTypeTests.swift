@@ -14,6 +14,10 @@ import Testing
 struct WeightTypeTests {
     static let types = ["f16", "bf16", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "q4_k", "q5_k", "q6_k"]
     static let tolerance: Float = 0.003
+    /// The bound for F16/BF16 prefill summed in OpenBLAS's order (see ``Agreement``; decode, one
+    /// row at a time, stays on the kernels): the worst measured was 0.0059·std (F16) and
+    /// 0.023·std (BF16, whose activations the kernels round to bf16 and OpenBLAS does not).
+    static let openBLASTolerance: Float = 0.05
 
     static func model(_ type: String) -> String {
         ReferenceFixture.modelsDirectory.appendingPathComponent("kquant-text-\(type).gguf").path
@@ -26,16 +30,19 @@ struct WeightTypeTests {
         let f = try ReferenceFixture("kquant-\(type)")
         let model = try LlamaModel(path: Self.model(type))
         let prompt = try f.ints("prompt").values
+        let floatWeights = ["f16", "bf16"].contains(type)
+        let tolerance = Agreement.tolerance(Self.tolerance, floatWeights: floatWeights, openBLAS: Self.openBLASTolerance)
+        let tie = Agreement.tie(floatWeights: floatWeights, tolerance: tolerance)
 
         let decode = try LlamaContext(model: model, contextLength: 512, threads: 2)
         let decodeWorst = try TeacherForcing.compare(f, context: decode, promptLogits: try decode.evaluate(tokens: prompt),
-                                                     tolerance: Self.tolerance)
+                                                     tolerance: tolerance, tie: tie)
 
         let sequence = try f.ints("prefill_tokens").values
         let prefill = try LlamaContext(model: model, contextLength: 512, threads: 2)
         let all = try prefill.evaluate(tokens: sequence, logits: .all)
         let vocab = model.configuration.vocabularySize
-        let prefillWorst = try TeacherForcing.compare(f, prefix: "prefill_", tolerance: Self.tolerance) { step in
+        let prefillWorst = try TeacherForcing.compare(f, prefix: "prefill_", tolerance: tolerance, tie: tie) { step in
             Array(all[step * vocab ..< (step + 1) * vocab])
         }
         print("weight type \(type): decode max |Δ|/std \(decodeWorst), prefill max |Δ|/std \(prefillWorst)")

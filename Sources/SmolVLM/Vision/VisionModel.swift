@@ -407,7 +407,7 @@ public struct VisionModel: Sendable {
         }
         let m = try WeightMatrix(type: im2colType, rows: n, columns: cols, data: UnsafeRawPointer(im2col))
         patchWeight.withUnsafeBufferPointer { kw in
-            MatMul.multiply(m, kw.baseAddress!, rows: d, into: y, scratch: &ws.scratch, pool: pool, kernels: kernels)
+            MatMul.multiplyOnKernels(m, kw.baseAddress!, rows: d, into: y, scratch: &ws.scratch, pool: pool, kernels: kernels)
         }
         // y is embedding-major (d rows of n patches); the encoder runs patch-major.
         pool.traced(.rows("transpose", d, n)) {
