@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Image question, ours next to llama.cpp's llama-mtmd-cli, alternating in one sitting on the same
 # files: encoder ms per tile and whole-process time to the first token, with llama.cpp's default
-# slicing and with one tile per image.
+# slicing and with one tile per image; then the real-time frame (640×480, 20 tokens, wall time
+# and peak RSS), the warm frame, text prefill/decode next to llama-bench, and the kernels' share
+# of this CPU's peak (the goals of Benchmarks/README.md).
 #
 #   LLAMA_BIN=/path/to/llama.cpp/build/bin Benchmarks/vision-vs-llama-cpp.sh [model] [mmproj] [image] [threads]
 #
@@ -70,3 +72,36 @@ report() {
 echo "model $(basename "$model"), mmproj $(basename "$mmproj"), image $(basename "$image"), $threads threads, median of $runs"
 report "default slicing"
 LLAMA_ARGS="--image-max-tokens 64" report "one tile (--max-tiles 1)" --max-tiles 1
+
+# The real-time frame: a 640×480 JPEG, 20 tokens, whole process, with peak RSS (GNU time's %M).
+frame="${FRAME:-$root/Tests/Fixtures/images/coffee-640x480.jpg}"
+frame_once() {
+    /usr/bin/time -f "%e %M" "$@" >/dev/null 2>/tmp/frame.$$ || true
+    tail -n 1 /tmp/frame.$$
+}
+fl=(); fo=(); flm=0; fom=0
+for _ in $(seq "$runs"); do
+    read -r t m < <(frame_once "$mtmd" -m "$model" --mmproj "$mmproj" --image "$frame" -p "What do you see?" -n 20 \
+        -t "$threads" --temp 0 --image-max-tokens 64)
+    fl+=("$t"); flm=$m
+    read -r t m < <(frame_once "$ours" caption --model "$model" --mmproj "$mmproj" --image "$frame" --prompt "What do you see?" \
+        -n 20 --threads "$threads" --max-tiles 1)
+    fo+=("$t"); fom=$m
+done
+rm -f /tmp/frame.$$
+printf '%-26s llama.cpp: %6s s, %5d MiB peak | ours: %6s s, %5d MiB peak\n' "frame, 20 tokens" \
+    "$(printf '%s\n' "${fl[@]}" | median)" $((flm / 1024)) "$(printf '%s\n' "${fo[@]}" | median)" $((fom / 1024))
+echo "warm frame (ours, model loaded):"
+"$ours" bench vision --model "$model" --mmproj "$mmproj" --image "$frame" --max-tiles 1 -n 20 -r "$runs" --threads "$threads" \
+    | grep -E "preprocess|encode per tile|prefill|time to first token|decode"
+
+# Text: prefill of 128 tokens and 64 decoded, next to llama-bench.
+bench="${LLAMA_BIN}/llama-bench"
+if [ -x "$bench" ]; then
+    echo "text $(basename "$model"): llama-bench pp128 / tg64, then ours"
+    "$bench" -m "$model" -p 128 -n 64 -t "$threads" 2>/dev/null | grep -E "pp128|tg64" | awk -F'|' '{print "  llama.cpp", $(NF-2), $(NF-1)}'
+    "$ours" bench model --model "$model" -p 128 -n 64 -t "$threads" | grep -E "^(pp|tg)" | sed 's/^/  ours      /'
+fi
+
+# Kernels at SigLIP tile shapes as a share of the register-only peak loops.
+"$ours" bench kernels --types "${KERNEL_TYPES:-q8_0,f16}" --threads "$threads" | grep -E "^peak|siglip|^type"
