@@ -111,7 +111,8 @@ public struct WeightMatrix: @unchecked Sendable {
 /// Where llama.cpp's own order depends on the product's shape (repacked Q4_0/Q4_K weights,
 /// multi-row F16 products through llamafile's sgemm), `sv_matmul_rows_ggml` follows it, so `m`
 /// must be the whole batch. Q8_0 matrices with a repacked copy (``WeightMatrix/repackedForSpeed()``)
-/// go through `sv_gemm_q8_0_r16` instead, 16 outputs per vector, each with the vec_dot's bits.
+/// go through `sv_gemm_q8_0_r16` instead, 16 outputs per vector, each with the bits of the x86
+/// tables' vec_dot (llama.cpp's x86 order, on every instruction set that has the product).
 /// Built with the `OpenBLAS` trait, float-weight products of 32 or more rows go to OpenBLAS instead
 /// (see ``usesOpenBLAS``).
 public enum MatMul {
