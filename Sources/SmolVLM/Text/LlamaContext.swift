@@ -147,6 +147,10 @@ public final class LlamaContext {
         let b = buffers
         let p0 = position
         let qWidth = c.headCount * c.headDimension, kv = c.kvDimension
+        // Every layer rotates by the same angles: cos/sin per row are worked out once per pass.
+        pool.traced(.rows("rope angles", n, c.ropeDimensions)) {
+            for i in 0 ..< n { ropeAngles(position: p0 + i, into: b.ropeCache + i * c.ropeDimensions) }
+        }
 
         for (l, layer) in model.layers.enumerated() {
             // Attention block: x += Wo · attention(rope(Wq·h), rope(Wk·h), Wv·h), h = norm(x)
@@ -157,9 +161,12 @@ public final class LlamaContext {
             matmul(layer.wk, b.h, n, b.k)
             matmul(layer.wv, b.h, n, b.v)
             pool.traced(.rows("rope", n, qWidth + kv)) {
-                for i in 0 ..< n {
-                    rope(b.q + i * qWidth, heads: c.headCount, position: p0 + i)
-                    rope(b.k + i * kv, heads: c.headCountKV, position: p0 + i)
+                pool.parallelFor(n) { rows in
+                    for i in rows {
+                        let angles = b.ropeCache + i * c.ropeDimensions
+                        rope(b.q + i * qWidth, heads: c.headCount, angles: angles)
+                        rope(b.k + i * kv, heads: c.headCountKV, angles: angles)
+                    }
                 }
             }
             pool.traced(.convert(to: "f16 kv-cache", rows: n, columns: 2 * kv)) {
@@ -215,19 +222,24 @@ public final class LlamaContext {
         MatMul.multiply(w, x, rows: rows, into: y, scratch: &scratch, pool: pool, kernels: kernels)
     }
 
-    /// RoPE as ggml applies it for arch `llama` ("normal" mode: adjacent pairs rotate), with the
-    /// angle of pair i built by repeated multiplication, θ_i = pos · base^(-2i/n), as ggml does.
-    private func rope(_ x: UnsafeMutablePointer<Float>, heads: Int, position: Int) {
+    /// cos θ_i and sin θ_i of RoPE's pairs at `position`, interleaved, with the angle of pair i
+    /// built by repeated multiplication, θ_i = pos · base^(-2i/n), as ggml does.
+    private func ropeAngles(position: Int, into cs: UnsafeMutablePointer<Float>) {
         let c = model.configuration
         let thetaScale = powf(c.ropeFrequencyBase, -2.0 / Float(c.ropeDimensions))
         var theta = Float(position)
-        let pairs = c.ropeDimensions / 2
-        let cs = buffers.ropeCache
-        for i in 0 ..< pairs {
+        for i in 0 ..< c.ropeDimensions / 2 {
             cs[2 * i] = cosf(theta)
             cs[2 * i + 1] = sinf(theta)
             theta *= thetaScale
         }
+    }
+
+    /// RoPE as ggml applies it for arch `llama` ("normal" mode: adjacent pairs rotate) by the
+    /// angles ``ropeAngles(position:into:)`` worked out for the row.
+    private func rope(_ x: UnsafeMutablePointer<Float>, heads: Int, angles cs: UnsafePointer<Float>) {
+        let c = model.configuration
+        let pairs = c.ropeDimensions / 2
         for h in 0 ..< heads {
             let v = x + h * c.headDimension
             for i in 0 ..< pairs {
@@ -387,7 +399,7 @@ private final class Buffers {
         gate = alloc(n * c.feedForwardLength)
         up = alloc(n * c.feedForwardLength)
         logits = alloc(n * c.vocabularySize)
-        ropeCache = alloc(c.ropeDimensions)
+        ropeCache = alloc(n * c.ropeDimensions)
         attentionScratch = alloc(64 * Self.attentionScratchFloats)
         all = [x, h, q, k, v, attn, gate, up, logits, ropeCache, attentionScratch]
     }
