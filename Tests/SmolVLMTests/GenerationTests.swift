@@ -60,6 +60,22 @@ struct GenerationTests {
         #expect(throws: ModelError.emptyInput) { try context.evaluate(tokens: []) }
     }
 
+    /// A context too large for its KV cache to be mapped (or whose size overflows) is refused
+    /// with a typed error, not a trap; a normal one can be made right after.
+    @Test func impossibleContextLengthIsATypedError() throws {
+        let path = ReferenceFixture.root.appendingPathComponent("models/tiny-text-q4_k_m.gguf").path
+        let model = try LlamaModel(path: path)
+        for length in [Int.max / 2, 1 << 60] {
+            #expect {
+                _ = try LlamaContext(model: model, contextLength: length, threads: 1)
+            } throws: { error in
+                guard case let ModelError.invalidHyperParameter(key, value, _) = error else { return false }
+                return key == "context length" && value == String(length)
+            }
+        }
+        _ = try LlamaContext(model: model, contextLength: 64, threads: 1).evaluate(tokens: [1, 2])
+    }
+
     @Test func seededSamplingIsReproducible() throws {
         let path = ReferenceFixture.root.appendingPathComponent("models/tiny-text-q4_k_m.gguf").path
         let file = try GGUFFile(path: path)

@@ -51,7 +51,7 @@ public final class LlamaContext {
         capacity = requested
         pool = ThreadPool(threads: threads ?? ProcessInfo.processInfo.activeProcessorCount, tracer: tracer)
         self.kernels = kernels
-        cache = KVCache(layers: c.blockCount, capacity: requested, kvDimension: c.kvDimension)
+        cache = try KVCache(layers: c.blockCount, capacity: requested, kvDimension: c.kvDimension)
         buffers = Buffers(rows: 1, configuration: c)
         guard let toHalf = sv_kernels_from_float(kernels.table, SV_TYPE_F16) else {
             preconditionFailure("kernel table \(kernels.name) lacks f16 conversion")
