@@ -278,6 +278,12 @@ static inline sv_gemm_fn sv_kernels_repack_gemm_block(const sv_kernels *k, sv_ty
 static inline sv_gemm_fn sv_kernels_tiled_block(const sv_kernels *k, sv_type weight) {
     return (unsigned)weight < SV_TYPE_COUNT ? k->tiled_block[weight] : (sv_gemm_fn)0;
 }
+static inline sv_peak_fn sv_kernels_peak(const sv_kernels *k, sv_peak kind) {
+    return (unsigned)kind < SV_PEAK_COUNT ? k->peak[kind] : (sv_peak_fn)0;
+}
+static inline const char *sv_kernels_peak_instruction(const sv_kernels *k, sv_peak kind) {
+    return (unsigned)kind < SV_PEAK_COUNT ? k->peak_instruction[kind] : (const char *)0;
+}
 
 /// The table for one instruction set, or NULL if it is not compiled in or the CPU lacks it.
 /// Tables are immutable and live for the process.

@@ -90,7 +90,7 @@ public struct KernelBench {
     /// loop. This is the machine's limit for the instruction the loop runs, measured in the same
     /// sitting as the kernels it is compared with.
     public func peak(_ kind: sv_peak, kernels: KernelSet) -> Double? {
-        guard let loop = Self.peakLoop(kind, kernels) else { return nil }
+        guard let loop = sv_kernels_peak(kernels.table, kind) else { return nil }
         let threads = pool.threadCount
         var iterations = 1 << 14
         // Grow the run until one pass takes a tenth of the budget (clock noise then negligible).
@@ -113,18 +113,7 @@ public struct KernelBench {
 
     /// The name of the instruction (or mix) a peak loop runs, nil where there is none.
     public static func peakInstruction(_ kind: sv_peak, _ kernels: KernelSet) -> String? {
-        guard kind.rawValue < SV_PEAK_COUNT.rawValue else { return nil }
-        let name = withUnsafeBytes(of: kernels.table.pointee.peak_instruction) { raw in
-            raw.bindMemory(to: UnsafePointer<CChar>?.self)[Int(kind.rawValue)]
-        }
-        return name.map { String(cString: $0) }
-    }
-
-    private static func peakLoop(_ kind: sv_peak, _ kernels: KernelSet) -> sv_peak_fn? {
-        guard kind.rawValue < SV_PEAK_COUNT.rawValue else { return nil }
-        return withUnsafeBytes(of: kernels.table.pointee.peak) { raw in
-            raw.bindMemory(to: sv_peak_fn?.self)[Int(kind.rawValue)]
-        }
+        sv_kernels_peak_instruction(kernels.table, kind).map { String(cString: $0) }
     }
 
     private func timeOnAllThreads(_ loop: sv_peak_fn, iterations: Int) -> (seconds: Double, operations: Double) {

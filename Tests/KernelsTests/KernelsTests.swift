@@ -994,12 +994,7 @@ struct PeakLoopTests {
             var kinds = [SV_PEAK_INT8, SV_PEAK_F32]
             if isa == SV_ISA_AVX512_VNNI { kinds.append(SV_PEAK_Q8_0_ORDERED) }
             for kind in kinds {
-                let (loop, name) = withUnsafeBytes(of: k.pointee.peak) { loops in
-                    withUnsafeBytes(of: k.pointee.peak_instruction) { names in
-                        (loops.bindMemory(to: sv_peak_fn?.self)[Int(kind.rawValue)],
-                         names.bindMemory(to: UnsafePointer<CChar>?.self)[Int(kind.rawValue)])
-                    }
-                }
+                let loop = sv_kernels_peak(k, kind), name = sv_kernels_peak_instruction(k, kind)
                 let run = try #require(loop, "\(isaName(isa)): no peak loop \(kind.rawValue)")
                 #expect(name.map { String(cString: $0).isEmpty } == false, "\(isaName(isa)): loop \(kind.rawValue) unnamed")
                 var sink: Float = .nan

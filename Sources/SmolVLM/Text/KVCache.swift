@@ -36,14 +36,13 @@ final class KVCache {
             throw .invalidHyperParameter(key: "context length", value: String(capacity), reason: "its KV cache does not fit in memory")
         }
         mappedBytes = max(bytes, 1)
-        guard let k = Self.zeroedPages(mappedBytes) else {
+        let k = Self.zeroedPages(mappedBytes), v = Self.zeroedPages(mappedBytes)
+        guard let k, let v else {
+            let reason = String(cString: strerror(errno))
+            if let k { munmap(k, mappedBytes) }
+            if let v { munmap(v, mappedBytes) }
             throw .invalidHyperParameter(key: "context length", value: String(capacity),
-                                         reason: "its KV cache (2 × \(mappedBytes) bytes) cannot be mapped: \(String(cString: strerror(errno)))")
-        }
-        guard let v = Self.zeroedPages(mappedBytes) else {
-            munmap(k, mappedBytes)
-            throw .invalidHyperParameter(key: "context length", value: String(capacity),
-                                         reason: "its KV cache (2 × \(mappedBytes) bytes) cannot be mapped: \(String(cString: strerror(errno)))")
+                                         reason: "its KV cache (2 × \(mappedBytes) bytes) cannot be mapped: \(reason)")
         }
         keys = k.bindMemory(to: sv_half.self, capacity: count)
         values = v.bindMemory(to: sv_half.self, capacity: count)
