@@ -18,6 +18,9 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
         // Hot loops only: quantization, dequantization, dot products, matrix products.
@@ -52,10 +55,20 @@ let package = Package(
             name: "KernelBench",
             dependencies: ["SmolVLM", "GGUF", "Kernels"]
         ),
+        // `smolvlm serve`: llama-server's OpenAI-compatible API over the engine's slots.
+        .target(
+            name: "SmolVLMServer",
+            dependencies: [
+                "SmolVLM", .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "smolvlm",
             dependencies: [
-                "SmolVLM", "GGUF", "Kernels", "KernelBench",
+                "SmolVLM", "SmolVLMServer", "GGUF", "Kernels", "KernelBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -54,9 +54,21 @@ public enum ChatTemplate: String, Sendable, CaseIterable {
         throw .unknown(excerpt: String(source.prefix(60)))
     }
 
+    /// Which rendering of a template: llama.cpp's built-in C++ one (`llama_chat_apply_template`,
+    /// what `llama-mtmd-cli` and `llama-cli` without `--jinja` write), or the model's own Jinja
+    /// template as llama-server runs it by default (`--jinja`). They differ only in system
+    /// messages of SmolVLM's template: the built-in writes `{content}\n\n`, the Jinja template
+    /// `System: {content}<end_of_utterance>\n` like any other turn.
+    public enum Dialect: Sendable {
+        /// llama.cpp's built-in rendering.
+        case builtIn
+        /// The model's Jinja template, as llama-server renders it.
+        case jinja
+    }
+
     /// The prompt text for `messages`, ending with the assistant's turn opener when
     /// `addAssistantPrompt` is set. Special tokens appear as text: tokenize with special parsing.
-    public func render(_ messages: [Message], addAssistantPrompt: Bool = true) -> String {
+    public func render(_ messages: [Message], addAssistantPrompt: Bool = true, dialect: Dialect = .builtIn) -> String {
         var out = ""
         switch self {
         case .chatml:
@@ -66,7 +78,8 @@ public enum ChatTemplate: String, Sendable, CaseIterable {
             out += "<|im_start|>"
             for m in messages {
                 switch m.role {
-                case .system: out += m.content + "\n\n"
+                case .system where dialect == .builtIn: out += m.content + "\n\n"
+                case .system: out += "System: \(m.content)<end_of_utterance>\n"
                 case .user: out += "User: \(m.content)<end_of_utterance>\n"
                 case .assistant: out += "Assistant: \(m.content)<end_of_utterance>\n"
                 }

@@ -92,14 +92,14 @@ public struct TextGenerator {
     ///   context's ``ModelError``.
     public func generate(prompt: [Int], options: GenerationOptions, history: [Int] = [],
                          onText: (String) -> Bool = { _ in true }) throws -> Generation {
-        var sampler = try Sampler(options: options)
+        try options.validate()
         let clock = ContinuousClock()
         let start = clock.now
         let logits = try context.evaluate(tokens: prompt)
         var timings = GenerationTimings()
         timings.promptTokens = prompt.count
         timings.promptSeconds = (clock.now - start).seconds
-        return try run(after: logits, timings: timings, sampler: &sampler, history: history + prompt, onText: onText)
+        return try run(after: logits, timings: timings, options: options, history: history + prompt, onText: onText)
     }
 
     /// Generates from `logits`, the output of a prefill the caller ran (e.g. a prompt with
@@ -110,8 +110,7 @@ public struct TextGenerator {
     /// - Throws: ``GenerationOptionsError`` for invalid options, or the context's ``ModelError``.
     public func generate(after logits: [Float], timings: GenerationTimings, options: GenerationOptions,
                          history: [Int] = [], onText: (String) -> Bool = { _ in true }) throws -> Generation {
-        var sampler = try Sampler(options: options)
-        return try run(after: logits, timings: timings, sampler: &sampler, history: history, onText: onText)
+        return try run(after: logits, timings: timings, options: options, history: history, onText: onText)
     }
 
     /// The original entry point: `sampling`'s temperature over the whole vocabulary.
@@ -136,47 +135,20 @@ public struct TextGenerator {
                           minP: 0, seed: s.seed)
     }
 
-    private func run(after logits: [Float], timings: GenerationTimings, sampler: inout Sampler,
+    private func run(after logits: [Float], timings: GenerationTimings, options: GenerationOptions,
                      history: [Int], onText: (String) -> Bool) throws -> Generation {
         var timings = timings
-        var logits = logits
-        var history = history
-        let maxTokens = sampler.options.maxTokens
+        var loop = try DecodeLoop(options: options, tokenizer: tokenizer, history: history)
+        var declined = false
         let clock = ContinuousClock()
-        var decoder = tokenizer.streamingDecoder()
-        var matcher = StopStringMatcher(sampler.options.stop)
-        var tokens: [Int] = []
-        var text = ""
-
-        var stop = StopReason.maxTokens
         let decodeStart = clock.now
-        loop: while tokens.count < maxTokens {
-            let token = sampler.sample(logits, history: history)
-            if tokenizer.isEndOfGeneration(token) { stop = .endOfGeneration(token: token); break }
-            tokens.append(token)
-            history.append(token)
-            let piece = decoder.append(token)
-            if !piece.isEmpty {
-                let out = matcher.feed(piece)
-                text += out.text
-                let keepGoing = out.text.isEmpty || onText(out.text)
-                // A stop string ends generation whatever the callback said.
-                if let s = out.stop { stop = .stopString(s); break loop }
-                if !keepGoing { stop = .cancelled; break loop }
-            }
-            if tokens.count == maxTokens { break }
-            logits = try context.evaluate(tokens: [token])
+        try context.run(&loop, from: logits, evaluatingLastToken: false, shouldStop: { declined }) { piece in
+            if !onText(piece) { declined = true }
         }
-        if matcher.matched == nil {
-            // Bytes the decoder held (an incomplete character) can still complete a stop string.
-            let out = matcher.feed(decoder.finish())
-            if let s = out.stop, stop != .cancelled { stop = .stopString(s) }
-            let tail = out.text + matcher.finish()
-            if !tail.isEmpty { text += tail; _ = onText(tail) }
-        }
-        timings.generatedTokens = tokens.count
+        timings.generatedTokens = loop.tokens.count
         timings.decodeSeconds = (clock.now - decodeStart).seconds
-        return Generation(tokens: tokens, text: text, stopReason: stop, timings: timings, seed: sampler.seed)
+        return Generation(tokens: loop.tokens, text: loop.text, stopReason: loop.stopReason ?? .cancelled,
+                          timings: timings, seed: loop.seed)
     }
 }
 

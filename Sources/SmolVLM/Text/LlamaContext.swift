@@ -40,8 +40,23 @@ public final class LlamaContext {
     ///     to compare against the scalar reference).
     ///   - tracer: records a span per operation of every forward pass (and of the vision encoder
     ///     when it runs on this context's ``pool``); nil, the default, records nothing.
-    public init(model: LlamaModel, contextLength: Int? = nil, threads: Int? = nil, kernels: KernelSet = .default,
-                tracer: Tracer? = nil) throws {
+    public convenience init(model: LlamaModel, contextLength: Int? = nil, threads: Int? = nil, kernels: KernelSet = .default,
+                            tracer: Tracer? = nil) throws {
+        try self.init(model: model, contextLength: contextLength,
+                      pool: ThreadPool(threads: threads ?? ProcessInfo.processInfo.activeProcessorCount, tracer: tracer),
+                      kernels: kernels)
+    }
+
+    /// A context for `model` that computes on `pool`, a pool shared with other contexts (a
+    /// server's slots): their forward passes take turns on the same threads instead of
+    /// oversubscribing the cores. Contexts on one pool must be used from one thread at a time.
+    ///
+    /// - Parameters:
+    ///   - model: the weights to run; shared, not copied.
+    ///   - contextLength: positions to keep; default the smaller of the model's and 4096.
+    ///   - pool: the threads to compute with.
+    ///   - kernels: the SIMD kernel set; default the best this CPU supports.
+    public init(model: LlamaModel, contextLength: Int? = nil, pool: ThreadPool, kernels: KernelSet = .default) throws {
         let c = model.configuration
         let requested = contextLength ?? min(c.contextLength, 4096)
         guard requested > 0 else {
@@ -49,7 +64,7 @@ public final class LlamaContext {
         }
         self.model = model
         capacity = requested
-        pool = ThreadPool(threads: threads ?? ProcessInfo.processInfo.activeProcessorCount, tracer: tracer)
+        self.pool = pool
         self.kernels = kernels
         cache = try KVCache(layers: c.blockCount, capacity: requested, kvDimension: c.kvDimension)
         buffers = Buffers(rows: 1, configuration: c)
@@ -128,7 +143,7 @@ public final class LlamaContext {
             }
             pool.traced(.phase("forward ·\(n)")) {
                 fill(start, n, buffers.x)
-                forward(rows: n, outputRows: outputRows)
+                forward([Segment(context: self, row: 0, rows: n, position: position)], rows: n, outputRows: outputRows)
             }
             out.append(contentsOf: UnsafeBufferPointer(start: buffers.logits, count: outputRows * vocab))
             start += n
@@ -136,20 +151,75 @@ public final class LlamaContext {
         return out
     }
 
+    /// Evaluates one token in each of several contexts in a single forward pass and returns
+    /// each context's logits for it: a server's decode step for all its active slots. The
+    /// matrix products see one row per context, so the weights are read once per step instead
+    /// of once per stream; attention reads each context's own cache.
+    ///
+    /// The contexts must run the same model on the same ``pool`` and be distinct. A batched
+    /// product can sum in another order than a single row's for some weight types, so a
+    /// stream's logits may differ from its unbatched ones in the last bits.
+    ///
+    /// - Throws: ``ModelError/tokenOutOfRange(token:vocabularySize:)``,
+    ///   ``ModelError/contextOverflow(needed:capacity:)`` for a full context,
+    ///   ``ModelError/invalidHyperParameter(key:value:reason:)`` for contexts that cannot share
+    ///   a pass; nothing is evaluated then.
+    public static func decode(_ batch: [(context: LlamaContext, token: Int)]) throws -> [[Float]] {
+        guard let leader = batch.first?.context else { throw ModelError.emptyInput }
+        let c = leader.model.configuration
+        var seen = Set<ObjectIdentifier>()
+        for (context, token) in batch {
+            guard context.model.file.storage === leader.model.file.storage, context.pool === leader.pool, seen.insert(ObjectIdentifier(context)).inserted else {
+                throw ModelError.invalidHyperParameter(key: "decode batch", value: "\(batch.count) contexts",
+                                                       reason: "contexts in one batch must be distinct and share a model and a thread pool")
+            }
+            guard token >= 0, token < c.vocabularySize else {
+                throw ModelError.tokenOutOfRange(token: token, vocabularySize: c.vocabularySize)
+            }
+            guard context.position < context.capacity else {
+                throw ModelError.contextOverflow(needed: context.position + 1, capacity: context.capacity)
+            }
+        }
+        let n = batch.count, d = c.embeddingLength, vocab = c.vocabularySize
+        if leader.buffers.rows < n { leader.buffers = Buffers(rows: n, configuration: c) }
+        let b = leader.buffers
+        let segments = batch.enumerated().map { i, e in Segment(context: e.context, row: i, rows: 1, position: e.context.position) }
+        leader.pool.traced(.phase("forward ·\(n) streams")) {
+            leader.pool.traced(.rows("embed tokens", n, d)) {
+                for (i, e) in batch.enumerated() { leader.model.embed(e.token, into: b.x + i * d) }
+            }
+            leader.forward(segments, rows: n, outputRows: n)
+        }
+        return (0 ..< n).map { Array(UnsafeBufferPointer(start: b.logits + $0 * vocab, count: vocab)) }
+    }
+
     // MARK: - Forward pass
 
-    /// Runs `n` rows already in `buffers.x` through every layer at positions `position ..<
-    /// position + n`, then the final norm and output projection for the last `outputRows` rows
-    /// (which the last layer leaves at the start of `buffers.x`).
-    private func forward(rows n: Int, outputRows: Int) {
+    /// Rows of one context within a forward pass. A pass usually runs one context's rows; a
+    /// batched decode runs one row of each of several contexts, whose products are shared and
+    /// whose attention reads each context's own cache.
+    private struct Segment {
+        let context: LlamaContext
+        /// The segment's first row in the pass's buffers.
+        let row: Int
+        let rows: Int
+        /// The context position of the segment's first row.
+        let position: Int
+    }
+
+    /// Runs `n` rows already in `buffers.x` through every layer, each segment's rows at its
+    /// context's next positions, then the final norm and output projection for the last
+    /// `outputRows` rows (which the last layer leaves at the start of `buffers.x`).
+    private func forward(_ segments: [Segment], rows n: Int, outputRows: Int) {
         let c = model.configuration
         let d = c.embeddingLength
         let b = buffers
-        let p0 = position
         let qWidth = c.headCount * c.headDimension, kv = c.kvDimension
         // Every layer rotates by the same angles: cos/sin per row are worked out once per pass.
         pool.traced(.rows("rope angles", n, c.ropeDimensions)) {
-            for i in 0 ..< n { ropeAngles(position: p0 + i, into: b.ropeCache + i * c.ropeDimensions) }
+            for s in segments {
+                for i in 0 ..< s.rows { ropeAngles(position: s.position + i, into: b.ropeCache + (s.row + i) * c.ropeDimensions) }
+            }
         }
 
         for (l, layer) in model.layers.enumerated() {
@@ -170,12 +240,14 @@ public final class LlamaContext {
                 }
             }
             pool.traced(.convert(to: "f16 kv-cache", rows: n, columns: 2 * kv)) {
-                for i in 0 ..< n {
-                    toHalf(b.k + i * kv, cache.keys(layer: l, position: p0 + i), Int64(kv))
-                    toHalf(b.v + i * kv, cache.values(layer: l, position: p0 + i), Int64(kv))
+                for s in segments {
+                    for i in 0 ..< s.rows {
+                        toHalf(b.k + (s.row + i) * kv, s.context.cache.keys(layer: l, position: s.position + i), Int64(kv))
+                        toHalf(b.v + (s.row + i) * kv, s.context.cache.values(layer: l, position: s.position + i), Int64(kv))
+                    }
                 }
             }
-            attention(layer: l, rows: n, firstPosition: p0)
+            for s in segments { attention(layer: l, segment: s) }
             matmul(layer.wo, b.attn, n, b.h)
             pool.traced(.rows("residual", n, d)) {
                 for i in 0 ..< n * d { b.x[i] += b.h[i] }
@@ -207,7 +279,7 @@ public final class LlamaContext {
                 for i in 0 ..< m * d { b.x[i] += b.h[i] }
             }
         }
-        position += n
+        for s in segments { s.context.position += s.rows }
 
         guard outputRows > 0 else { return }
         pool.traced(.rows("rmsnorm", outputRows, d)) {
@@ -254,25 +326,28 @@ public final class LlamaContext {
         }
     }
 
-    /// Causal grouped-query attention for rows at positions p0 ..< p0 + n, scale 1/√head_dim.
-    private func attention(layer l: Int, rows n: Int, firstPosition p0: Int) {
+    /// Causal grouped-query attention for a segment's rows over its context's cache, scale
+    /// 1/√head_dim.
+    private func attention(layer l: Int, segment s: Segment) {
         let c = model.configuration
-        let split = n == 1 && Self.attentionWindow(position: p0, capacity: capacity) >= Self.splitKVWindow
+        let n = s.rows, p0 = s.position
+        let split = n == 1 && Self.attentionWindow(position: p0, capacity: s.context.capacity) >= Self.splitKVWindow
         // Row i sees positions 0 ... p0 + i.
         pool.traced(.attention(split ? "attention split-kv" : n >= Self.tiledAttentionRows ? "attention tiled" : "attention",
                                heads: c.headCount, headDimension: c.headDimension, rows: n, keys: n * p0 + n * (n + 1) / 2)) {
             if split {
-                splitAttention(layer: l, position: p0)
+                splitAttention(layer: l, segment: s)
             } else {
-                causalAttention(layer: l, rows: n, firstPosition: p0)
+                causalAttention(layer: l, segment: s)
             }
         }
     }
 
     /// Every row and head as its own job (a tiled block of rows for a batch of at least
     /// ``tiledAttentionRows``), spread across the pool.
-    private func causalAttention(layer l: Int, rows n: Int, firstPosition p0: Int) {
+    private func causalAttention(layer l: Int, segment s: Segment) {
         let c = model.configuration
+        let n = s.rows, p0 = s.position, r0 = s.row, cache = s.context.cache
         let hd = c.headDimension
         let scale = 1 / Float(hd).squareRoot()
         let tiled = n >= Self.tiledAttentionRows
@@ -290,14 +365,14 @@ public final class LlamaContext {
             let scratch = b.workspace(count: scratchFloats * pool.threadCount)
             let attentionBlock = table.pointee.attention_block_f32acc ?? sv_attention_block_f32acc
             pool.run { thread in
-                let s = scratch + thread * scratchFloats
+                let tileScratch = scratch + thread * scratchFloats
                 var job = thread
                 while job < blocks * c.headCount {
                     let i0 = (job / c.headCount) * blockRows, h = job % c.headCount
                     let kvHead = h / c.groupSize
-                    attentionBlock(Int64(hd), Int64(min(blockRows, n - i0)), b.q + i0 * qWidth + h * hd, Int64(qWidth),
+                    attentionBlock(Int64(hd), Int64(min(blockRows, n - i0)), b.q + (r0 + i0) * qWidth + h * hd, Int64(qWidth),
                                    keysBase + kvHead * hd, valuesBase + kvHead * hd, Int64(c.kvDimension),
-                                   Int64(p0 + i0 + 1), 1, scale, b.attn + i0 * qWidth + h * hd, Int64(qWidth), s)
+                                   Int64(p0 + i0 + 1), 1, scale, b.attn + (r0 + i0) * qWidth + h * hd, Int64(qWidth), tileScratch)
                     job += pool.threadCount
                 }
             }
@@ -310,8 +385,8 @@ public final class LlamaContext {
             while job < n * c.headCount {
                 let i = job / c.headCount, h = job % c.headCount
                 let kvHead = h / c.groupSize
-                let q = b.q + i * qWidth + h * hd
-                let out = b.attn + i * qWidth + h * hd
+                let q = b.q + (r0 + i) * qWidth + h * hd
+                let out = b.attn + (r0 + i) * qWidth + h * hd
                 let keys = keysBase + kvHead * hd
                 let values = valuesBase + kvHead * hd
                 let nKV = Int64(p0 + i + 1)
@@ -327,16 +402,18 @@ public final class LlamaContext {
     /// slice, and the slices' partial softmax sums are merged. The merge reorders the arithmetic,
     /// so matching llama.cpp's logits means taking the same path with the same slices (as many
     /// as threads, sized from the padded window; masked positions past `position` are skipped).
-    private func splitAttention(layer l: Int, position p0: Int) {
+    private func splitAttention(layer l: Int, segment s: Segment) {
         let c = model.configuration
+        let p0 = s.position, r0 = s.row, cache = s.context.cache
         let hd = c.headDimension
+        let qWidth = c.headCount * hd
         let scale = 1 / Float(hd).squareRoot()
         let b = buffers
         let table = kernels.table
         let keysBase = cache.keys(layer: l, position: 0)
         let valuesBase = cache.values(layer: l, position: 0)
         let slices = pool.threadCount
-        let window = Self.attentionWindow(position: p0, capacity: capacity)
+        let window = Self.attentionWindow(position: p0, capacity: s.context.capacity)
         let sliceLength = (window + slices - 1) / slices
         let valid = p0 + 1
         let partialFloats = 2 + hd
@@ -350,7 +427,7 @@ public final class LlamaContext {
             for h in 0 ..< c.headCount {
                 let kvHead = h / c.groupSize
                 let partial = partials + (h * slices + thread) * partialFloats
-                attentionPartial(table, Int64(hd), b.q + h * hd,
+                attentionPartial(table, Int64(hd), b.q + r0 * qWidth + h * hd,
                                  keysBase + start * c.kvDimension + kvHead * hd,
                                  valuesBase + start * c.kvDimension + kvHead * hd,
                                  Int64(c.kvDimension), Int64(end - start), scale, partial, halves)
@@ -358,7 +435,7 @@ public final class LlamaContext {
         }
         pool.parallelFor(c.headCount) { heads in
             for h in heads {
-                sv_attention_merge_partials(Int64(hd), Int64(slices), partials + h * slices * partialFloats, b.attn + h * hd)
+                sv_attention_merge_partials(Int64(hd), Int64(slices), partials + h * slices * partialFloats, b.attn + r0 * qWidth + h * hd)
             }
         }
     }

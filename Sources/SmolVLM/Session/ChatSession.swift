@@ -92,30 +92,40 @@ public final class ChatSession: @unchecked Sendable {
     private struct Turn {
         var user: String
         var images: [ImageEmbeddings]
-        var imageKeys: [Int]
+        var imageIDs: [ImageID]
         var assistant: String
     }
     private var turns: [Turn] = []
-    /// One key per position in the KV cache: a token id, or a negative key naming one embedding
-    /// of one image tile. What the cache holds, so a new prompt can reuse its longest match.
-    private var cached: [Int] = []
-    /// The template text that tokenizes to `cached`, when known: a new turn whose rendered
+    /// What the KV cache holds, so a new prompt can reuse its longest match.
+    private var cache = PromptCache()
+    /// The template text that tokenizes to `cache`, when known: a new turn whose rendered
     /// conversation extends it needs only the extension tokenized.
     private var cachedText: String? = ""
-    private var nextImageKey = 1
-    /// Embeddings of the images whose positions may be in the cache, by key.
-    private var imageStore: [Int: ImageEmbeddings] = [:]
+    private var imageCounter: UInt64 = 0
+    /// Embeddings of the images whose positions may be in the cache.
+    private var imageStore: [ImageID: ImageEmbeddings] = [:]
 
     /// A session with its own KV cache over a shared model.
     ///
+    /// - Parameters:
+    ///   - model: the model pair; shared, read-only.
+    ///   - configuration: context length, threads, system prompt and image settings.
+    ///   - pool: threads to compute with, shared with other sessions so that several of them
+    ///     do not oversubscribe the cores (answers run one at a time on a shared pool); nil, the
+    ///     default: a pool of the session's own with ``Configuration/threads`` threads.
+    ///   - logger: where the session logs.
     /// - Throws: ``ModelError`` for a bad context length, ``Idefics3Preprocessor/Error`` for a bad
     ///   tile budget.
-    public init(model: SmolVLMModel, configuration: Configuration = Configuration(),
+    public init(model: SmolVLMModel, configuration: Configuration = Configuration(), pool: ThreadPool? = nil,
                 logger: Logger = Logger(label: "smolvlm.session")) throws {
         self.model = model
         self.configuration = configuration
         self.logger = logger
-        context = try LlamaContext(model: model.text, contextLength: configuration.contextLength, threads: configuration.threads)
+        if let pool {
+            context = try LlamaContext(model: model.text, contextLength: configuration.contextLength, pool: pool)
+        } else {
+            context = try LlamaContext(model: model.text, contextLength: configuration.contextLength, threads: configuration.threads)
+        }
         if let vision = model.vision {
             layout = try ImagePromptLayout(tokenizer: model.tokenizer)
             preprocessor = try Idefics3Preprocessor(vision.configuration, maxTiles: configuration.maxTiles)
@@ -191,90 +201,47 @@ public final class ChatSession: @unchecked Sendable {
                 images.append(embedded)
             }
         }
-        let keys = images.map { _ in nextKey() }
-        for (k, e) in zip(keys, images) { imageStore[k] = e }
+        let ids = images.map { _ in nextImageID() }
+        for (id, e) in zip(ids, images) { imageStore[id] = e }
         var turn = Turn(user: String(repeating: ImagePromptLayout.marker, count: images.count) + message.text,
-                        images: images, imageKeys: keys, assistant: "")
+                        images: images, imageIDs: ids, assistant: "")
 
         // The prompt: the conversation's extension when the cache holds its start, else all of it.
         var prompt = try buildPrompt(for: turn)
-        while prompt.keys.count >= context.capacity {
+        while prompt.entries.count >= context.capacity {
             guard configuration.overflow == .dropOldestTurns, !turns.isEmpty else {
-                throw ModelError.contextOverflow(needed: prompt.keys.count + 1, capacity: context.capacity)
+                throw ModelError.contextOverflow(needed: prompt.entries.count + 1, capacity: context.capacity)
             }
-            logger.info("context full: dropping the oldest turn", metadata: ["needed": "\(prompt.keys.count + 1)", "capacity": "\(context.capacity)"])
+            logger.info("context full: dropping the oldest turn", metadata: ["needed": "\(prompt.entries.count + 1)", "capacity": "\(context.capacity)"])
             turns.removeFirst()
             cachedText = nil
             prompt = try buildPrompt(for: turn)
         }
 
-        // Reuse the longest cached prefix, never splitting an image tile, and evaluate the rest.
-        var reuse = zip(cached, prompt.keys).prefix { $0 == $1 }.count
-        reuse = min(reuse, prompt.keys.count - 1, context.position)
-        while reuse > 0, prompt.keys[reuse] < 0, prompt.keys[reuse - 1] < 0, sameTile(prompt.keys[reuse], prompt.keys[reuse - 1]) { reuse -= 1 }
-        context.truncate(to: reuse)
-        cached.removeSubrange(reuse...)
-        timings.reusedPositions = reuse
-
+        // Reuse the longest cached prefix and evaluate the rest.
         let t3 = clock.now
-        var logits: [Float] = []
-        var start = prompt.base
-        for (k, chunk) in prompt.chunks.enumerated() {
-            let n = chunk.positions(tokensPerTile: model.vision?.configuration.tokensPerTile ?? 0)
-            defer { start += n }
-            guard start + n > reuse else { continue }
-            if outcome.isCancelled {
-                cachedText = nil
-                return cancelledBeforeAnswer(timings)
-            }
-            let want: LlamaContext.Logits = k == prompt.chunks.count - 1 ? .last : .none
-            switch chunk {
-            case let .text(tokens):
-                logits = try context.evaluate(tokens: Array(tokens[max(0, reuse - start)...]), logits: want)
-            case let .image(i, t):
-                logits = try context.evaluate(embeddings: prompt.images[i].tiles[t], logits: want)
-            }
-            cached += prompt.keys[max(start, reuse) ..< start + n]
+        guard let prefill = try context.prefill(prompt.prompt, cache: &cache, shouldStop: { outcome.isCancelled }) else {
+            cachedText = nil
+            return cancelledBeforeAnswer(timings)
         }
-        let promptLogits = configuration.recordsPromptLogits ? logits : nil
-        timings.prefillPositions = prompt.keys.count - reuse
+        let promptLogits = configuration.recordsPromptLogits ? prefill.logits : nil
+        timings.reusedPositions = prefill.reused
+        timings.prefillPositions = prefill.evaluated
         timings.prefillSeconds = (clock.now - t3).seconds
-        logger.debug("prefill", metadata: ["positions": "\(timings.prefillPositions)", "reused": "\(reuse)",
+        logger.debug("prefill", metadata: ["positions": "\(timings.prefillPositions)", "reused": "\(prefill.reused)",
                                            "ms": "\(Int(timings.prefillSeconds * 1000))"])
 
         // Generate, evaluating every kept token so the cache holds the whole answer.
         let t4 = clock.now
-        var sampler = try Sampler(options: options)
-        var history = cached.filter { $0 >= 0 }
-        var decoder = model.tokenizer.streamingDecoder()
-        var stops = StopStringMatcher(options.stop)
-        var tokens: [Int] = []
-        var text = ""
-        var stop = StopReason.maxTokens
-        func deliver(_ out: StopStringMatcher.Output) {
-            text += out.text
-            if !out.text.isEmpty { emit(out.text) }
-            if let hit = out.stop { stop = .stopString(hit) }
-        }
-        while tokens.count < options.maxTokens {
-            if outcome.isCancelled { stop = .cancelled; break }
-            let token = sampler.sample(logits, history: history)
-            if model.tokenizer.isEndOfGeneration(token) { stop = .endOfGeneration(token: token); break }
-            guard context.position < context.capacity else { stop = .contextFull; break }
-            tokens.append(token)
-            outcome.countToken()
-            history.append(token)
-            logits = try context.evaluate(tokens: [token])
-            cached.append(token)
-            deliver(stops.feed(decoder.append(token)))
-            if case .stopString = stop { break }
-        }
-        if case .stopString = stop {} else {
-            deliver(stops.feed(decoder.finish()))
-            let tail = stops.finish()
-            text += tail
-            if !tail.isEmpty { emit(tail) }
-        }
+        var loop = try DecodeLoop(options: options, tokenizer: model.tokenizer, history: cache.tokens)
+        var evaluated: [Int] = []
+        try context.run(&loop, from: prefill.logits, evaluatingLastToken: true, shouldStop: { outcome.isCancelled },
+                        evaluated: { token in
+                            cache.append(.token(token))
+                            evaluated.append(token)
+                            outcome.countToken()
+                        }, emit: emit)
+        let tokens = loop.tokens, text = loop.text, stop = loop.stopReason ?? .cancelled
         timings.generatedTokens = tokens.count
         timings.decodeSeconds = (clock.now - t4).seconds
 
@@ -283,7 +250,9 @@ public final class ChatSession: @unchecked Sendable {
         // the next turn only needs its own text tokenized.
         let answerText = model.tokenizer.decode(tokens)
         let trimmed = answerText.hasPrefix(" ") ? String(answerText.dropFirst()) : answerText
-        let cacheText = prompt.text + answerText
+        // The cache holds the evaluated tokens: all of them, but for one that completed a stop
+        // string or came after a cancellation.
+        let cacheText = prompt.text + model.tokenizer.decode(evaluated)
         let spelling = [answerText, trimmed].first { candidate in
             var t = turn
             t.assistant = candidate
@@ -304,8 +273,8 @@ public final class ChatSession: @unchecked Sendable {
 
     /// Drops stored embeddings that neither a turn nor the cache refers to any more.
     private func pruneImages() {
-        var live = Set(turns.flatMap(\.imageKeys))
-        for k in cached where k < 0 { live.insert(Self.imageKey(k)) }
+        var live = Set(turns.flatMap(\.imageIDs))
+        for case let .image(id, _, _) in cache.entries { live.insert(id) }
         imageStore = imageStore.filter { live.contains($0.key) }
     }
 
@@ -323,60 +292,50 @@ public final class ChatSession: @unchecked Sendable {
 
     /// The cache's contents. Read it between answers: while one is generated it is in flux.
     public var transcript: Transcript {
-        var chunks: [PromptChunk] = [], images: [ImageEmbeddings] = [], index: [Int: Int] = [:]
-        var lastTile: Int?
+        var chunks: [PromptChunk] = [], images: [ImageEmbeddings] = [], index: [ImageID: Int] = [:]
         var text: [Int] = []
         func flushText() {
             if !text.isEmpty { chunks.append(.text(text)); text = [] }
         }
-        for k in cached {
-            if k >= 0 {
-                lastTile = nil
-                text.append(k)
-                continue
+        for entry in cache.entries {
+            switch entry {
+            case let .token(t):
+                text.append(t)
+            case let .image(id, tile, row):
+                flushText()
+                guard row == 0, let e = imageStore[id] else { continue }
+                let i = index[id] ?? { images.append(e); index[id] = images.count - 1; return images.count - 1 }()
+                chunks.append(.image(image: i, tile: tile))
             }
-            flushText()
-            let tileID = (-k - 1) >> 16
-            if tileID == lastTile { continue }
-            lastTile = tileID
-            let key = Self.imageKey(k), tile = tileID & 0xFFFF
-            guard let e = imageStore[key] else { continue }
-            let i = index[key] ?? { images.append(e); index[key] = images.count - 1; return images.count - 1 }()
-            chunks.append(.image(image: i, tile: tile))
         }
         flushText()
         return Transcript(chunks: chunks, images: images)
     }
 
-    private static func imageKey(_ positionKey: Int) -> Int { (-positionKey - 1) >> 32 }
-
     // MARK: - Prompt
 
     private struct Prompt {
-        var chunks: [PromptChunk]
-        /// Every image the chunks refer to, by index.
-        var images: [ImageEmbeddings]
-        /// One key per position: `cached` plus the new chunks', or all chunks' keys.
-        var keys: [Int]
-        /// The template text the keys stand for.
+        var prompt: PreparedPrompt
+        /// The template text the entries stand for.
         var text: String
-        /// The position of the first chunk (the chunks continue what the cache holds).
-        var base: Int
+        var entries: [PromptCache.Entry] { prompt.entries }
     }
 
     private func buildPrompt(for turn: Turn) throws -> Prompt {
         let full = render(turns + [turn], addAssistant: true)
-        if let cachedText, full.hasPrefix(cachedText), cached.count == context.position {
+        let perTile = model.vision?.configuration.tokensPerTile ?? 0
+        if let cachedText, full.hasPrefix(cachedText), cache.count == context.position {
             // Only the new text: the cache already holds the conversation before it.
             let delta = String(full.dropFirst(cachedText.count))
-            let chunks = try tokenize(delta, images: turn.images, addSpecial: cached.isEmpty)
-            return Prompt(chunks: chunks, images: turn.images,
-                          keys: cached + keys(chunks, imageKeys: turn.imageKeys), text: full, base: cached.count)
+            let chunks = try tokenize(delta, images: turn.images, addSpecial: cache.count == 0)
+            let entries = cache.entries + PromptCache.entries(of: chunks, imageIDs: turn.imageIDs, tokensPerTile: perTile)
+            return Prompt(prompt: PreparedPrompt(chunks: chunks, images: turn.images, entries: entries, base: cache.count), text: full)
         }
         let all = turns + [turn]
         let images = all.flatMap(\.images)
         let chunks = try tokenize(full, images: images, addSpecial: true)
-        return Prompt(chunks: chunks, images: images, keys: keys(chunks, imageKeys: all.flatMap(\.imageKeys)), text: full, base: 0)
+        let entries = PromptCache.entries(of: chunks, imageIDs: all.flatMap(\.imageIDs), tokensPerTile: perTile)
+        return Prompt(prompt: PreparedPrompt(chunks: chunks, images: images, entries: entries, base: 0), text: full)
     }
 
     private func render(_ turns: [Turn], addAssistant: Bool) -> String {
@@ -397,24 +356,8 @@ public final class ChatSession: @unchecked Sendable {
         return tokens.isEmpty ? [] : [.text(tokens)]
     }
 
-    /// Keys of the chunks' positions: token ids, and for image embeddings a negative number
-    /// unique to (image, tile, embedding), so different images never match.
-    private func keys(_ chunks: [PromptChunk], imageKeys: [Int]) -> [Int] {
-        let perTile = model.vision?.configuration.tokensPerTile ?? 0
-        var out: [Int] = []
-        for chunk in chunks {
-            switch chunk {
-            case let .text(t): out += t
-            case let .image(i, tile): out += (0 ..< perTile).map { -((imageKeys[i] << 32) | (tile << 16) | $0) - 1 }
-            }
-        }
-        return out
-    }
-
-    private func sameTile(_ a: Int, _ b: Int) -> Bool { (-a - 1) >> 16 == (-b - 1) >> 16 }
-
-    private func nextKey() -> Int {
-        defer { nextImageKey += 1 }
-        return nextImageKey
+    private func nextImageID() -> ImageID {
+        imageCounter += 1
+        return ImageID(bytes: withUnsafeBytes(of: imageCounter.littleEndian, Array.init))
     }
 }
