@@ -46,7 +46,9 @@ struct Handlers: Sendable {
         if let announced, announced > limits.maxBody { throw HTTPError(.contentTooLarge) }
         // A client that goes away cancels its generation: the handler's task is cancelled when
         // the connection's inbound side closes.
-        return try await request.body.consumeWithCancellationOnInboundClose { body in
+        // (The connection closes after such a response; `Connection: close` tells the client
+        // not to reuse it.)
+        var response = try await request.body.consumeWithCancellationOnInboundClose { body in
             let engine = try state.engine()
             let bytes = try await collect(body, announced: announced)
             let chat = try ChatRequest(json: Data(buffer: bytes), defaults: configuration.defaults,
@@ -91,6 +93,8 @@ struct Handlers: Sendable {
                 submission.cancel()
             }
         }
+        response.headers[.connection] = "close"
+        return response
     }
 
     private enum StopState { case running, stopping }
