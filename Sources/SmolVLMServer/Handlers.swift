@@ -61,7 +61,8 @@ struct Handlers: Sendable {
             }
             let images = try await loadImages(chat.images)
             let submission = try engine.submit(ServingEngine.Request(messages: chat.messages, images: images, options: chat.options,
-                                                                     maxTokens: chat.maxTokens, cachePrompt: chat.cachePrompt))
+                                                                     maxTokens: chat.maxTokens, cachePrompt: chat.cachePrompt,
+                                                                     streamsText: chat.stream))
             let reply = Reply(id: "chatcmpl-" + Self.randomID(), created: Int(Date().timeIntervalSince1970), model: configuration.modelID)
             let events = EventReader(submission)
             return try await withTaskCancellationHandler {
@@ -75,10 +76,9 @@ struct Handlers: Sendable {
                     return stream(events, reply: reply, includeUsage: chat.includeUsage, engine: engine,
                                   prompt: (promptPositions, cached))
                 }
-                var text = ""
                 while let event = try await events.next() {
                     switch event {
-                    case let .text(piece): text += piece
+                    case .text: break
                     case let .finished(c):
                         if c.stopReason == .cancelled, case .stopping = stateIsStopping() {
                             throw APIError(status: 503, type: "unavailable_error", message: "the server is shutting down")
@@ -87,7 +87,6 @@ struct Handlers: Sendable {
                     case .started: break
                     }
                 }
-                _ = text
                 throw APIError(status: 500, type: "server_error", message: "the generation ended without a result")
             } onCancel: {
                 submission.cancel()

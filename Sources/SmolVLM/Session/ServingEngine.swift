@@ -98,10 +98,14 @@ public final class ServingEngine: @unchecked Sendable {
         public var maxTokens: Int?
         /// Reuse a slot's cached prefix (default true); false evaluates the whole prompt.
         public var cachePrompt: Bool
+        /// Report each piece of text as it is generated (default true); false reports only the
+        /// finished answer, sparing a waiting client a wake-up per token.
+        public var streamsText: Bool
 
         /// A request; `maxTokens` nil generates until the context is full.
         public init(messages: [ChatTemplate.Message], images: [Image] = [], options: GenerationOptions = GenerationOptions(),
-                    maxTokens: Int? = nil, cachePrompt: Bool = true) {
+                    maxTokens: Int? = nil, cachePrompt: Bool = true, streamsText: Bool = true) {
+            self.streamsText = streamsText
             self.messages = messages
             self.images = images
             self.options = options
@@ -292,6 +296,7 @@ public final class ServingEngine: @unchecked Sendable {
         var images: [Request.Image]
         var options: GenerationOptions
         var cachePrompt: Bool
+        var streamsText: Bool
     }
 
     /// The prompt text of a conversation, as this engine renders it.
@@ -338,7 +343,8 @@ public final class ServingEngine: @unchecked Sendable {
             options.maxTokens = contextLength - entries.count
         }
         try options.validate()
-        return Prepared(chunks: chunks, entries: entries, images: request.images, options: options, cachePrompt: request.cachePrompt)
+        return Prepared(chunks: chunks, entries: entries, images: request.images, options: options, cachePrompt: request.cachePrompt,
+                        streamsText: request.streamsText)
     }
 
     // MARK: - Scheduling
@@ -465,10 +471,10 @@ public final class ServingEngine: @unchecked Sendable {
                 : slot.loop!.next(logits: slot.logits, hasRoom: slot.context.position < slot.context.capacity)
             switch step {
             case let .token(token, text):
-                if !text.isEmpty { job.continuation.yield(.text(text)) }
+                if !text.isEmpty, job.prepared.streamsText { job.continuation.yield(.text(text)) }
                 if slot.loop!.isExhausted {
                     // The budget is spent: end now rather than evaluate a token nobody samples from.
-                    if case let .finished(tail) = slot.loop!.next(logits: [], hasRoom: true), !tail.isEmpty {
+                    if case let .finished(tail) = slot.loop!.next(logits: [], hasRoom: true), !tail.isEmpty, job.prepared.streamsText {
                         job.continuation.yield(.text(tail))
                     }
                     complete(slot)
@@ -477,7 +483,7 @@ public final class ServingEngine: @unchecked Sendable {
                     batchSlots.append(slot)
                 }
             case let .finished(text):
-                if !text.isEmpty { job.continuation.yield(.text(text)) }
+                if !text.isEmpty, job.prepared.streamsText { job.continuation.yield(.text(text)) }
                 complete(slot)
             }
         }
