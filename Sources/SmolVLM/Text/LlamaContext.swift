@@ -287,6 +287,7 @@ public final class LlamaContext {
                 sv_rms_norm_f32(Int64(d), b.x + i * d, model.outputNorm, c.rmsEpsilon, b.h + i * d)
             }
         }
+        b.reserveLogits(rows: outputRows)
         matmul(model.output, b.h, outputRows, b.logits)
     }
 
@@ -456,7 +457,12 @@ public final class LlamaContext {
 private final class Buffers {
     static let attentionScratchFloats = 1024
     let rows: Int
-    let x, h, q, k, v, attn, gate, up, logits, ropeCache, attentionScratch: UnsafeMutablePointer<Float>
+    let x, h, q, k, v, attn, gate, up, ropeCache, attentionScratch: UnsafeMutablePointer<Float>
+    /// Logit rows, grown to the most rows a pass has wanted (usually one, however long the
+    /// batch: a 512-row prefill wanting only its last row's logits needs 0.2 MB, not 100).
+    private(set) var logits: UnsafeMutablePointer<Float>
+    private var logitRows = 1
+    private let vocabularySize: Int
     private let all: [UnsafeMutablePointer<Float>]
 
     init(rows n: Int, configuration c: LlamaConfiguration) {
@@ -475,10 +481,19 @@ private final class Buffers {
         attn = alloc(n * qWidth)
         gate = alloc(n * c.feedForwardLength)
         up = alloc(n * c.feedForwardLength)
-        logits = alloc(n * c.vocabularySize)
+        vocabularySize = c.vocabularySize
+        logits = alloc(c.vocabularySize)
         ropeCache = alloc(n * c.ropeDimensions)
         attentionScratch = alloc(64 * Self.attentionScratchFloats)
-        all = [x, h, q, k, v, attn, gate, up, logits, ropeCache, attentionScratch]
+        all = [x, h, q, k, v, attn, gate, up, ropeCache, attentionScratch]
+    }
+
+    /// Makes room for `rows` rows of logits.
+    func reserveLogits(rows: Int) {
+        guard rows > logitRows else { return }
+        logits.deallocate()
+        logits = UnsafeMutablePointer<Float>.allocate(capacity: rows * vocabularySize)
+        logitRows = rows
     }
 
     private var workspaceStorage: UnsafeMutablePointer<Float>?
@@ -497,6 +512,7 @@ private final class Buffers {
 
     deinit {
         for p in all { p.deallocate() }
+        logits.deallocate()
         workspaceStorage?.deallocate()
     }
 }
