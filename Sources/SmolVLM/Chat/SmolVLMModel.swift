@@ -47,3 +47,12 @@ public struct SmolVLMModel: Sendable {
         loadSeconds = (clock.now - start).seconds
     }
 }
+
+extension SmolVLMModel {
+    /// How this pair turns images into prompt positions: the image-token layout and the
+    /// preprocessor with a tile budget of `maxTiles` (nil: as llama.cpp); nil for a text-only pair.
+    func imagePipeline(maxTiles: Int?) throws -> (ImagePromptLayout, Idefics3Preprocessor)? {
+        guard let vision else { return nil }
+        return (try ImagePromptLayout(tokenizer: tokenizer), try Idefics3Preprocessor(vision.configuration, maxTiles: maxTiles))
+    }
+}

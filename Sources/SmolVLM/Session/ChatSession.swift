@@ -126,13 +126,9 @@ public final class ChatSession: @unchecked Sendable {
         } else {
             context = try LlamaContext(model: model.text, contextLength: configuration.contextLength, threads: configuration.threads)
         }
-        if let vision = model.vision {
-            layout = try ImagePromptLayout(tokenizer: model.tokenizer)
-            preprocessor = try Idefics3Preprocessor(vision.configuration, maxTiles: configuration.maxTiles)
-        } else {
-            layout = nil
-            preprocessor = nil
-        }
+        let pipeline = try model.imagePipeline(maxTiles: configuration.maxTiles)
+        layout = pipeline?.0
+        preprocessor = pipeline?.1
     }
 
     /// Positions the KV cache can hold.

@@ -44,8 +44,11 @@ extension LlamaContext {
     /// tile, as mtmd's helper does), and `cache` updated to match. The one prefill path of
     /// ``ChatSession`` and of a server's slots.
     ///
-    /// - Parameter shouldStop: asked before each chunk; true stops the prefill (nil is returned,
-    ///   and `cache` describes what was evaluated so far).
+    /// - Parameters:
+    ///   - prompt: the whole sequence's entries and the chunks to evaluate.
+    ///   - cache: what this context's KV cache holds; updated to what it holds afterwards.
+    ///   - shouldStop: asked before each chunk; true stops the prefill (nil is returned, and
+    ///     `cache` describes what was evaluated so far).
     /// - Throws: ``ModelError/contextOverflow(needed:capacity:)`` before evaluating anything if
     ///   the prompt does not fit; the context's errors.
     public func prefill(_ prompt: PreparedPrompt, cache: inout PromptCache, shouldStop: () -> Bool = { false }) throws -> PrefillOutcome? {

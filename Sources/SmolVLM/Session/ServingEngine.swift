@@ -214,13 +214,9 @@ public final class ServingEngine: @unchecked Sendable {
         }
         contextLength = slots[0].context.capacity
         queueLimit = configuration.queueLimit ?? 2 * slots.count
-        if let vision = model.vision {
-            layout = try ImagePromptLayout(tokenizer: model.tokenizer)
-            preprocessor = try Idefics3Preprocessor(vision.configuration, maxTiles: configuration.maxTiles)
-        } else {
-            layout = nil
-            preprocessor = nil
-        }
+        let pipeline = try model.imagePipeline(maxTiles: configuration.maxTiles)
+        layout = pipeline?.0
+        preprocessor = pipeline?.1
         let thread = Thread { [self] in schedule() }
         thread.name = "smolvlm-engine"
         thread.stackSize = 8 << 20
@@ -432,8 +428,8 @@ public final class ServingEngine: @unchecked Sendable {
             if error is CancellationError {
                 finish(job, slot: slot, text: "", tokens: 0, stop: .cancelled)
             } else {
-                job.continuation.finish(throwing: error)
                 record { $0.requestsFinished += 1 }
+                job.continuation.finish(throwing: error)
             }
         }
     }
@@ -498,8 +494,8 @@ public final class ServingEngine: @unchecked Sendable {
             for slot in batchSlots {
                 guard let job = slot.job else { continue }
                 release(slot)
-                job.continuation.finish(throwing: error)
                 record { $0.requestsFinished += 1 }
+                job.continuation.finish(throwing: error)
             }
         }
     }
@@ -520,9 +516,10 @@ public final class ServingEngine: @unchecked Sendable {
         let completion = Completion(text: text, generatedTokens: tokens, stopReason: stop, promptPositions: slot.promptPositions,
                                     cachedPositions: slot.reused, promptSeconds: slot.promptSeconds,
                                     decodeSeconds: decodeSeconds, slot: slot.index)
+        // Counted before the client can learn the request ended, so statistics read after it agree.
+        record { $0.requestsFinished += 1 }
         job.continuation.yield(.finished(completion))
         job.continuation.finish()
-        record { $0.requestsFinished += 1 }
     }
 
     private func release(_ slot: Slot) {
