@@ -33,7 +33,9 @@ public enum GGUFError: Error, Sendable, Equatable, CustomStringConvertible {
     /// A tensor's element or byte count overflows `Int`.
     case sizeOverflow(tensor: String, shape: [UInt64])
     /// `general.alignment` is not a power of two between 1 and 2^30.
-    case invalidAlignment(UInt64)
+    case invalidAlignment(String)
+    /// A tensor declares no dimensions or more than the 4 ggml has.
+    case invalidDimensionCount(tensor: String, count: UInt32)
     /// A tensor's data offset (relative to the data section) is not a multiple of the file's alignment.
     case misalignedTensor(tensor: String, offset: UInt64, alignment: Int)
     /// A tensor's bytes `[start, start + byteCount)` (relative to the data section) do not lie
@@ -81,12 +83,15 @@ public enum GGUFError: Error, Sendable, Equatable, CustomStringConvertible {
             return "tensor '\(name)' has invalid shape \(shape): \(reason)"
         case let .sizeOverflow(name, shape):
             return "tensor '\(name)' with shape \(shape) has a byte size that overflows"
+        case let .invalidDimensionCount(name, count):
+            return "tensor '\(name)' has \(count) dimensions (1 to 4 allowed)"
         case let .invalidAlignment(a):
             return "general.alignment = \(a) is not a power of two between 1 and 2^30"
         case let .misalignedTensor(name, offset, alignment):
             return "tensor '\(name)' data offset \(offset) is not a multiple of the alignment \(alignment)"
         case let .tensorOutOfBounds(name, start, count, size):
-            return "tensor '\(name)' data [\(start), \(start &+ count)) lies outside the \(size)-byte data section"
+            // Written as start + length: their sum can pass 2^64, which a range would print wrapped.
+            return "tensor '\(name)' data at offset \(start), \(count) bytes long, lies outside the \(size)-byte data section"
         case let .tensorSizeMismatch(name, count, next, gap):
             return "tensor '\(name)' needs \(count) bytes for its shape and type, but tensor '\(next)' starts \(gap) bytes after it"
         case let .missingKey(key):

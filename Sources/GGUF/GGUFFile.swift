@@ -102,7 +102,14 @@ public struct GGUFFile: Sendable {
         var alignment = GGUFFile.defaultAlignment
         if let a = metadata["general.alignment"] {
             guard let v = a.integer, v > 0, v <= 1 << 30, v & (v - 1) == 0 else {
-                throw .invalidAlignment(a.integer.map { UInt64($0) } ?? 0)
+                // The value as the file has it: a negative, a huge or a non-integer value must
+                // reach the message without being converted (a negative once trapped here).
+                let shown: String = switch a {
+                case let .string(s): "\"\(s)\" (a string)"
+                case let .uint64(u): String(u)
+                default: a.integer.map(String.init) ?? "a value of type \(a.typeName)"
+                }
+                throw .invalidAlignment(shown)
             }
             alignment = v
         }
@@ -117,9 +124,7 @@ public struct GGUFFile: Sendable {
         for i in 0 ..< Int(tensorCount) {
             let name = try r.readString("name of tensor #\(i)")
             let nDims = try r.read(UInt32.self, "dimension count of '\(name)'")
-            guard nDims >= 1, nDims <= 4 else {
-                throw .invalidShape(tensor: name, shape: [], reason: "\(nDims) dimensions (1 to 4 allowed)")
-            }
+            guard nDims >= 1, nDims <= 4 else { throw .invalidDimensionCount(tensor: name, count: nDims) }
             let shape = try r.readArray(UInt64.self, count: Int(nDims), "shape of '\(name)'")
             let type = try r.read(UInt32.self, "type of '\(name)'")
             let offset = try r.read(UInt64.self, "data offset of '\(name)'")

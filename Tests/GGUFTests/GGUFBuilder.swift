@@ -42,4 +42,7 @@ struct GGUFBuilder {
     /// A string-valued metadata entry.
     mutating func kvString(_ key: String, _ value: String) { string(key); u32(8); string(value) }
     mutating func kvU32(_ key: String, _ value: UInt32) { string(key); u32(4); u32(value) }
+    mutating func kvI8(_ key: String, _ value: Int8) { string(key); u32(1); u8(UInt8(bitPattern: value)) }
+    mutating func kvI32(_ key: String, _ value: Int32) { string(key); u32(5); u32(UInt32(bitPattern: value)) }
+    mutating func kvI64(_ key: String, _ value: Int64) { string(key); u32(11); u64(UInt64(bitPattern: value)) }
 }

@@ -162,8 +162,11 @@ struct GGUFHostileInputTests {
             let bytes = GGUFBuilder.file(tensors: [T(name: "w", shape: shape, type: 8, offset: 0)], data: Self.q8Row)
             #expect(throws: (any Error).self) { try parse(bytes) }
             #expect { try parse(bytes) } throws: { e in
-                guard case .invalidShape(tensor: "w", shape: _, reason: _) = e as? GGUFError else { return false }
-                return true
+                switch e as? GGUFError {
+                case .invalidShape(tensor: "w", shape: _, reason: _): return shape.count >= 1 && shape.count <= 4
+                case let .invalidDimensionCount(tensor: "w", count): return Int(count) == shape.count
+                default: return false
+                }
             }
         }
     }
@@ -190,9 +193,40 @@ struct GGUFHostileInputTests {
 
     @Test func invalidAlignment() {
         let bytes = GGUFBuilder.file(kvCount: 1, kv: { $0.kvU32("general.alignment", 3) })
-        #expect(throws: GGUFError.invalidAlignment(3)) { try parse(bytes) }
+        #expect(throws: GGUFError.invalidAlignment("3")) { try parse(bytes) }
         let zero = GGUFBuilder.file(kvCount: 1, kv: { $0.kvU32("general.alignment", 0) })
-        #expect(throws: GGUFError.invalidAlignment(0)) { try parse(zero) }
+        #expect(throws: GGUFError.invalidAlignment("0")) { try parse(zero) }
+    }
+
+    /// Found by fuzzing: a negative signed alignment trapped while the error was being built.
+    @Test func negativeAlignmentIsATypedError() {
+        let int8 = GGUFBuilder.file(kvCount: 1, kv: { $0.kvI8("general.alignment", -1) })
+        #expect(throws: GGUFError.invalidAlignment("-1")) { try parse(int8) }
+        let int32 = GGUFBuilder.file(kvCount: 1, kv: { $0.kvI32("general.alignment", -1) })
+        #expect(throws: GGUFError.invalidAlignment("-1")) { try parse(int32) }
+        let int64 = GGUFBuilder.file(kvCount: 1, kv: { $0.kvI64("general.alignment", -32) })
+        #expect(throws: GGUFError.invalidAlignment("-32")) { try parse(int64) }
+        // A string alignment is named as such, not as "= 0".
+        let string = GGUFBuilder.file(kvCount: 1, kv: { $0.kvString("general.alignment", "32") })
+        #expect(throws: GGUFError.invalidAlignment("\"32\" (a string)")) { try parse(string) }
+        #expect(GGUFError.invalidAlignment("-1").description.contains("general.alignment = -1"))
+    }
+
+    /// Found by fuzzing: a 5-dimensional tensor's message printed its shape as "[]".
+    @Test func tooManyDimensionsNamesTheCount() {
+        let bytes = GGUFBuilder.file(tensors: [T(name: "w", shape: [32, 1, 1, 1, 1], type: 8, offset: 0)], data: Self.q8Row)
+        #expect(throws: GGUFError.invalidDimensionCount(tensor: "w", count: 5)) { try parse(bytes) }
+        #expect(GGUFError.invalidDimensionCount(tensor: "w", count: 5).description.contains("5 dimensions"))
+    }
+
+    /// Found by fuzzing: a tensor at offset 2^64 − 32 printed its byte range wrapped past zero.
+    @Test func farOffsetMessageDoesNotWrap() {
+        let offset = UInt64.max - 31
+        let bytes = GGUFBuilder.file(tensors: [T(name: "w", shape: [32], type: 8, offset: offset)], data: Self.q8Row)
+        #expect { try parse(bytes) } throws: { e in
+            guard let e = e as? GGUFError, case .tensorOutOfBounds = e else { return false }
+            return e.description.contains("offset \(offset), 34 bytes long") && !e.description.contains(", 0)")
+        }
     }
 
     @Test func tensorSizeDisagreesWithLayout() {

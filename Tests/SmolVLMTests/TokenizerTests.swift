@@ -296,7 +296,7 @@ fileprivate enum MiniVocabulary {
 }
 
 /// Writes a GGUF file with metadata only (layout as Tests/GGUFTests/GGUFBuilder.swift).
-fileprivate enum GGUFBytes {
+enum GGUFBytes {
     enum Value {
         case string(String), uint32(UInt32), int32(Int32), bool(Bool), float32(Float)
         case strings([String]), int32s([Int32]), float32s([Float])
@@ -459,6 +459,16 @@ struct TokenizerHostileMetadataTests {
             == .invalidMetadata(key: "tokenizer.ggml.add_bos_token", expected: "bool", found: "uint32"))
     }
 
+    /// Types outside llama.cpp's 0...6 (found by fuzzing: 99 and -5 were accepted as "normal").
+    @Test func tokenTypesOutOfRange() {
+        for bad: Int32 in [99, -5, 7] {
+            var types = MiniVocabulary.types
+            types[5] = bad
+            #expect(error(override: ["tokenizer.ggml.token_type": .int32s(types)]) == .invalidTokenType(token: 5, type: Int(bad)))
+        }
+        #expect(TokenizerError.invalidTokenType(token: 5, type: 99).description.contains("0 to 6"))
+    }
+
     @Test func idsOutOfRange() {
         let n = MiniVocabulary.tokens.count
         #expect(error(override: ["tokenizer.ggml.bos_token_id": .uint32(UInt32(n))])
@@ -498,13 +508,14 @@ struct TokenizerHostileMetadataTests {
             == .missingSpecialToken("tokenizer.ggml.add_bos_token is set but there is no BOS token"))
     }
 
-    /// Odd but legal: empty texts, unknown token types, byte-type tokens, a vocabulary without
-    /// some byte tokens. llama.cpp accepts these; so must we, without trapping.
+    /// Odd but legal: empty texts, the undefined token type, byte-type tokens, a vocabulary
+    /// without some byte tokens. llama.cpp accepts these; so must we, without trapping. (Types
+    /// outside 0...6, which llama.cpp also takes as undefined, are refused: tokenTypesOutOfRange.)
     @Test func oddButLegalVocabularies() throws {
         var tokens = MiniVocabulary.tokens
         var types = MiniVocabulary.types
         tokens[0] = ""                      // llama.cpp renames it "[EMPTY_0]"
-        types[5] = 99                       // undefined type: renders as nothing
+        types[5] = 0                        // undefined type: renders as nothing
         types[6] = 6                        // byte type: parsed as "<0xXX>", here text "Ă" (byte 0x02)
         let t = try MiniVocabulary.tokenizer(override: ["tokenizer.ggml.tokens": .strings(tokens),
                                                         "tokenizer.ggml.token_type": .int32s(types)])

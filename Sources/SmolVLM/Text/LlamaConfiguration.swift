@@ -34,6 +34,10 @@ public struct LlamaConfiguration: Sendable, Equatable {
     /// Query heads that share one key/value head.
     public var groupSize: Int { headCount / headCountKV }
 
+    /// The longest training context accepted (2^24 positions, past any released model's); a
+    /// larger value is a broken file, not a model.
+    public static let maxContextLength = 1 << 24
+
     /// Reads and range-checks the `llama.*` hyperparameters.
     /// - Parameters:
     ///   - md: the text model's metadata.
@@ -67,7 +71,13 @@ public struct LlamaConfiguration: Sendable, Equatable {
         try check(headCountKV > 0 && headCount % headCountKV == 0, "attention.head_count_kv", headCountKV, "must divide the head count \(headCount)")
         try check(headDimension > 0 && headDimension % 2 == 0 && headDimension <= 1024, "attention.key_length", headDimension, "must be even and at most 1024")
         try check(ropeDimensions > 0 && ropeDimensions <= headDimension && ropeDimensions % 2 == 0, "rope.dimension_count", ropeDimensions, "must be even and at most the head dimension")
-        try check(contextLength > 0, "context_length", contextLength, "must be positive")
+        try check(contextLength > 0 && contextLength <= Self.maxContextLength, "context_length", contextLength,
+                  "must be in 1...\(Self.maxContextLength)")
+        func check(_ ok: Bool, _ key: String, _ value: Float, _ reason: String) throws {
+            if !ok { throw ModelError.invalidHyperParameter(key: "llama." + key, value: String(value), reason: reason) }
+        }
+        try check(ropeFrequencyBase.isFinite && ropeFrequencyBase > 0, "rope.freq_base", ropeFrequencyBase, "must be a positive number")
+        try check(rmsEpsilon.isFinite && rmsEpsilon > 0, "attention.layer_norm_rms_epsilon", rmsEpsilon, "must be a positive number")
         try check(self.vocabularySize > 0, "vocab_size", self.vocabularySize, "must be positive")
     }
 }

@@ -12,6 +12,8 @@ public enum TokenizerError: Error, Sendable, Equatable, CustomStringConvertible 
     case emptyVocabulary
     /// `tokenizer.ggml.token_type` has fewer entries than there are tokens.
     case tooFewTokenTypes(tokens: Int, types: Int)
+    /// A `tokenizer.ggml.token_type` entry is not one of llama.cpp's token types (0 to 6).
+    case invalidTokenType(token: Int, type: Int)
     /// Two tokens have the same text (llama.cpp aborts on this).
     case duplicateToken(text: String, first: Int, second: Int)
     /// A merge is not two token texts separated by a space.
@@ -40,6 +42,8 @@ public enum TokenizerError: Error, Sendable, Equatable, CustomStringConvertible 
             return "tokenizer: 'tokenizer.ggml.tokens' is empty"
         case let .tooFewTokenTypes(tokens, types):
             return "tokenizer: 'tokenizer.ggml.token_type' has \(types) entries for \(tokens) tokens"
+        case let .invalidTokenType(token, type):
+            return "tokenizer: token \(token) has type \(type) in 'tokenizer.ggml.token_type' (valid types are 0 to 6)"
         case let .duplicateToken(text, first, second):
             return "tokenizer: tokens \(first) and \(second) have the same text '\(text)'"
         case let .malformedMerge(index, merge):

@@ -47,7 +47,10 @@ extension Tokenizer {
                 throw .invalidMetadata(key: "tokenizer.ggml.token_type", expected: "array of integers", found: typeValue.typeName)
             }
             guard types.count >= n else { throw .tooFewTokenTypes(tokens: n, types: types.count) }
-            for i in 0 ..< n { attributes[i] = Attributes(tokenType: types[i]) }
+            for i in 0 ..< n {
+                guard (0 ... 6).contains(types[i]) else { throw .invalidTokenType(token: i, type: types[i]) }
+                attributes[i] = Attributes(tokenType: types[i])
+            }
         }
 
         // Merges.
