@@ -7,7 +7,9 @@ let package = Package(
     products: [
         .library(name: "SmolVLM", targets: ["SmolVLM"]),
         .library(name: "GGUF", targets: ["GGUF"]),
-        .executable(name: "smolvlm", targets: ["smolvlm"]),
+        // The command-line tool. Its target is SmolVLMCLI: a folder named `smolvlm` would be the
+        // library's `SmolVLM` on a case-insensitive file system (the macOS default).
+        .executable(name: "smolvlm", targets: ["SmolVLMCLI"]),
     ],
     traits: [
         .trait(
@@ -66,7 +68,7 @@ let package = Package(
             ]
         ),
         .executableTarget(
-            name: "smolvlm",
+            name: "SmolVLMCLI",
             dependencies: [
                 "SmolVLM", "SmolVLMServer", "GGUF", "Kernels", "KernelBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

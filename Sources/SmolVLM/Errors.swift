@@ -23,7 +23,7 @@ public enum ModelError: Error, Sendable, Equatable, CustomStringConvertible {
         case let .tensorShape(name, expected, found):
             "tensor '\(name)' has shape \(found), expected \(expected)"
         case let .contextOverflow(needed, capacity):
-            "the context holds \(capacity) tokens but \(needed) are needed; shorten the prompt or raise --ctx"
+            "the context holds \(capacity) tokens but \(needed) are needed; shorten the prompt or use a longer context"
         case let .tokenOutOfRange(token, vocab):
             "token id \(token) is outside the vocabulary of \(vocab) tokens"
         case .emptyInput:

@@ -2,7 +2,7 @@ import Foundation
 import Synchronization
 
 /// Where the time of one turn went, and how much work it was.
-public struct ChatTimings: Sendable, Equatable {
+public struct ChatTimings: Sendable, Equatable, Codable {
     /// Seconds decoding the turn's images (files and data).
     public var imageDecodeSeconds = 0.0
     /// Seconds resizing, slicing and normalising them.
@@ -34,7 +34,7 @@ public struct ChatTimings: Sendable, Equatable {
 }
 
 /// The outcome of one turn.
-public struct ChatResult: Sendable {
+public struct ChatResult: Sendable, Codable {
     /// The whole answer.
     public var text: String
     /// The generated token ids (without a final end-of-generation token).

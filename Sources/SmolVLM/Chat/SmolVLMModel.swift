@@ -49,6 +49,33 @@ public struct SmolVLMModel: Sendable {
 }
 
 extension SmolVLMModel {
+    /// Loads a known release by name (``KnownModel``), downloading its text model and mmproj
+    /// into `store`'s cache the first time (resumable, size- and SHA-256-checked) and reading
+    /// them from there afterwards; the loading itself runs off the caller's thread.
+    ///
+    /// - Parameters:
+    ///   - model: the release, e.g. `.smolvlm256m`.
+    ///   - quantization: which files (default ``ModelQuantization/default``, Q8_0).
+    ///   - store: where files are cached and fetched from (default: `~/.cache/smolvlm`, the hub).
+    ///   - progress: called as bytes arrive.
+    /// - Throws: ``HubError`` when a file cannot be had, then the errors of loading the files (as the initialiser from paths).
+    public static func load(_ model: KnownModel, quantization: ModelQuantization = .default, store: ModelStore = ModelStore(),
+                            progress: ModelStore.ProgressHandler? = nil) async throws -> SmolVLMModel {
+        let files = try await store.resolve(model: .known(model, quantization), progress: progress)
+        return try await Task.detached { try SmolVLMModel(model: files.model, mmproj: files.mmproj) }.value
+    }
+
+    /// Loads a text model and, if given, its mmproj file from file URLs.
+    ///
+    /// - Parameters:
+    ///   - model: the text model GGUF.
+    ///   - mmproj: the vision GGUF, or nil for text only.
+    ///   - chatTemplate: a built-in template to use instead of recognising the model's own.
+    /// - Throws: as the initialiser from paths.
+    public init(model: URL, mmproj: URL? = nil, chatTemplate: ChatTemplate? = nil) throws {
+        try self.init(model: model.path, mmproj: mmproj?.path, chatTemplate: chatTemplate)
+    }
+
     /// How this pair turns images into prompt positions: the image-token layout and the
     /// preprocessor with a tile budget of `maxTiles` (nil: as llama.cpp); nil for a text-only pair.
     func imagePipeline(maxTiles: Int?) throws -> (ImagePromptLayout, Idefics3Preprocessor)? {

@@ -44,10 +44,10 @@ public enum HubError: Error, Sendable, Equatable, CustomStringConvertible {
         case let .unknownQuantization(model, quant, available):
             return "\(model) has no '\(quant)' files; available: \(available.joined(separator: ", "))"
         case let .missingMmproj(model):
-            return "\(model) is a file path, so there is no vision projector to go with it: give --mmproj FILE (or use a known name such as smolvlm-256m)"
+            return "\(model) is a file path, so there is no vision projector to go with it: give the mmproj file's path too (or use a known name such as smolvlm-256m)"
         case let .offline(name, url, reason):
             return "cannot download \(name): \(url) is unreachable (\(reason)). Check the network (or HF_ENDPOINT), "
-                + "or download the file yourself and pass its path instead of the name (--model FILE --mmproj FILE)"
+                + "or download the files yourself and pass their paths instead of the name"
         case let .notFound(name, url):
             return "cannot download \(name): \(url) does not exist (HTTP 404); the repository may have renamed the file. "
                 + "Pass a local path instead of the name"

@@ -36,9 +36,9 @@ public enum ChatTemplate: String, Sendable, CaseIterable {
         public var description: String {
             switch self {
             case .absent:
-                "the model has no tokenizer.chat_template; pass --chat-template \(ChatTemplate.allCases.map(\.rawValue).joined(separator: "|"))"
+                "the model has no tokenizer.chat_template; choose a built-in template explicitly (\(ChatTemplate.allCases.map(\.rawValue).joined(separator: ", ")))"
             case let .unknown(excerpt):
-                "unrecognised chat template (\"\(excerpt)…\"); pass --chat-template \(ChatTemplate.allCases.map(\.rawValue).joined(separator: "|"))"
+                "unrecognised chat template (\"\(excerpt)…\"); choose a built-in template explicitly (\(ChatTemplate.allCases.map(\.rawValue).joined(separator: ", ")))"
             }
         }
     }

@@ -34,6 +34,44 @@ public enum StopReason: Sendable, Equatable {
     case stopString(String)
 }
 
+/// Encoded as `{"reason": "end_of_generation", "token": 2}`, `{"reason": "max_tokens"}`,
+/// `{"reason": "cancelled"}`, `{"reason": "context_full"}` or `{"reason": "stop_string",
+/// "string": "…"}`.
+extension StopReason: Codable {
+    private enum CodingKeys: String, CodingKey { case reason, token, string }
+
+    /// Reads the form written by ``encode(to:)``.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let reason = try c.decode(String.self, forKey: .reason)
+        switch reason {
+        case "end_of_generation": self = .endOfGeneration(token: try c.decode(Int.self, forKey: .token))
+        case "max_tokens": self = .maxTokens
+        case "cancelled": self = .cancelled
+        case "context_full": self = .contextFull
+        case "stop_string": self = .stopString(try c.decode(String.self, forKey: .string))
+        default:
+            throw DecodingError.dataCorruptedError(forKey: .reason, in: c, debugDescription: "unknown stop reason '\(reason)'")
+        }
+    }
+
+    /// Writes the reason's name and its value, if it has one.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        switch self {
+        case let .endOfGeneration(token):
+            try c.encode("end_of_generation", forKey: .reason)
+            try c.encode(token, forKey: .token)
+        case .maxTokens: try c.encode("max_tokens", forKey: .reason)
+        case .cancelled: try c.encode("cancelled", forKey: .reason)
+        case .contextFull: try c.encode("context_full", forKey: .reason)
+        case let .stopString(s):
+            try c.encode("stop_string", forKey: .reason)
+            try c.encode(s, forKey: .string)
+        }
+    }
+}
+
 /// The result of one generation.
 public struct Generation: Sendable {
     /// Every sampled token, end-of-generation tokens excluded; after a stop string, this

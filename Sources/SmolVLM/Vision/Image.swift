@@ -56,6 +56,8 @@ public enum ImageError: Error, Sendable, Equatable, CustomStringConvertible {
     case pixelCountMismatch(expected: Int, found: Int)
     /// Memory for the decoded pixels could not be allocated.
     case outOfMemory(reason: String)
+    /// A raw pixel buffer's stride or size does not fit the image's size.
+    case invalidLayout(reason: String)
 
     public var description: String {
         switch self {
@@ -70,6 +72,7 @@ public enum ImageError: Error, Sendable, Equatable, CustomStringConvertible {
             "the image is \(w)x\(h) = \(w * h) pixels, over the limit of \(limit) (ImageDecoder.maxPixels)"
         case let .pixelCountMismatch(expected, found): "expected \(expected) RGB bytes, found \(found)"
         case let .outOfMemory(reason): "out of memory decoding the image: \(reason)"
+        case let .invalidLayout(reason): "invalid pixel buffer: \(reason)"
         }
     }
 }

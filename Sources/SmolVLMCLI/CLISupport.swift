@@ -95,36 +95,22 @@ struct BatchProgress {
     }
 }
 
-/// One caption (or failure) as a JSON line.
+/// One caption (or failure) as a JSON line: the library's own encodings of ``StopReason`` and
+/// ``ChatTimings`` (seconds), plus the image, the text and the load time.
 struct JSONRecord: Codable {
-    struct Timings: Codable {
-        var load_ms: Double?
-        var image_decode_ms: Double
-        var preprocess_ms: Double
-        var encode_ms_per_tile: [Double]
-        var prefill_ms: Double
-        var prefill_positions: Int
-        var reused_positions: Int
-        var decode_ms: Double
-        var generated_tokens: Int
-        var time_to_first_token_ms: Double
-    }
     var image: String?
     var text: String?
-    var stop: String?
-    var timings: Timings?
+    var stop: StopReason?
+    var timings: ChatTimings?
+    var loadSeconds: Double?
     var error: String?
 
     init(image: String?, result: ChatResult, load: Double?) {
         self.image = image
         text = result.text
-        stop = "\(result.stopReason)"
-        let t = result.timings
-        timings = Timings(load_ms: load.map { $0 * 1000 }, image_decode_ms: t.imageDecodeSeconds * 1000,
-                          preprocess_ms: t.imagePreprocessSeconds * 1000, encode_ms_per_tile: t.encodeSecondsPerTile.map { $0 * 1000 },
-                          prefill_ms: t.prefillSeconds * 1000, prefill_positions: t.prefillPositions, reused_positions: t.reusedPositions,
-                          decode_ms: t.decodeSeconds * 1000, generated_tokens: t.generatedTokens,
-                          time_to_first_token_ms: t.timeToFirstTokenSeconds * 1000)
+        stop = result.stopReason
+        timings = result.timings
+        loadSeconds = load
     }
 
     init(image: String, error: any Error) {
