@@ -47,7 +47,10 @@ let package = Package(
         .target(
             name: "SmolVLM",
             dependencies: [
-                "GGUF", "Kernels", "CImageShim", .product(name: "Logging", package: "swift-log"),
+                "GGUF", "Kernels", .product(name: "Logging", package: "swift-log"),
+                // libjpeg/libpng everywhere but Apple platforms, whose SDKs lack them: there
+                // ImageIO decodes (Vision/ImageDecoding+ImageIO.swift).
+                .target(name: "CImageShim", condition: .when(platforms: [.linux, .android, .windows, .openbsd, .wasi])),
                 .target(name: "COpenBLAS", condition: .when(traits: ["OpenBLAS"])),
             ],
             swiftSettings: [.define("OPENBLAS", .when(traits: ["OpenBLAS"]))]

@@ -126,7 +126,7 @@ struct DownloadTests {
     func store(_ endpoint: URL, maxAttemptsWithoutProgress: Int = 3) -> ModelStore {
         ModelStore(cacheDirectory: dir.url, endpoint: endpoint,
                    configuration: .init(requestTimeout: 5, maxAttemptsWithoutProgress: maxAttemptsWithoutProgress,
-                                        maxAttempts: 50, retryDelay: 0.01, lockTimeout: 20))
+                                        maxAttempts: 50, retryDelay: 0.01, lockTimeout: 20, reusesOtherCaches: false))
     }
 
     func contents(_ url: URL) throws -> [UInt8] { [UInt8](try Data(contentsOf: url)) }

@@ -62,10 +62,14 @@ public struct ModelStore: Sendable {
         public var lockTimeout: Double
         /// Never use the network: known names resolve only from the cache.
         public var offline: Bool
+        /// Use a copy llama.cpp or the Hugging Face CLI already downloaded (their caches, found
+        /// from the environment as they find them) instead of downloading the file again.
+        public var reusesOtherCaches: Bool
 
         /// The defaults: 60 s idle timeout, 5 tries without progress, 1 s back-off, 1 h lock wait.
         public init(requestTimeout: Double = 60, maxAttemptsWithoutProgress: Int = 5, maxAttempts: Int = 1000,
-                    retryDelay: Double = 1, lockTimeout: Double = 3600, offline: Bool = false) {
+                    retryDelay: Double = 1, lockTimeout: Double = 3600, offline: Bool = false, reusesOtherCaches: Bool = true) {
+            self.reusesOtherCaches = reusesOtherCaches
             self.requestTimeout = requestTimeout
             self.maxAttemptsWithoutProgress = maxAttemptsWithoutProgress
             self.maxAttempts = maxAttempts
@@ -81,6 +85,8 @@ public struct ModelStore: Sendable {
     public var endpoint: URL
     /// Timeouts and retry policy.
     public var configuration: Configuration
+    /// llama.cpp's and the Hugging Face hub's caches, as the environment places them.
+    let otherCaches: ForeignCaches
 
     /// A store; what is not given comes from the environment (see the type's documentation).
     public init(cacheDirectory: URL? = nil, endpoint: URL? = nil, configuration: Configuration? = nil,
@@ -92,6 +98,7 @@ public struct ModelStore: Sendable {
             config.offline = true
         }
         self.configuration = config
+        otherCaches = ForeignCaches(environment: environment)
     }
 
     /// `$SMOLVLM_CACHE`, else `$XDG_CACHE_HOME/smolvlm`, else `~/.cache/smolvlm`.
@@ -120,10 +127,13 @@ public struct ModelStore: Sendable {
         return url
     }
 
-    /// The cached copy of `file` if it is complete (a final path only ever holds complete files).
+    /// The cached copy of `file` if it is complete (a final path only ever holds complete files):
+    /// in this store's cache, else (``Configuration/reusesOtherCaches``) where llama.cpp or the
+    /// Hugging Face CLI put it.
     public func cachedFile(_ file: HubFile) -> URL? {
         let path = cachePath(for: file)
-        return FileManager.default.fileExists(atPath: path.path) ? path : nil
+        if FileManager.default.fileExists(atPath: path.path) { return path }
+        return configuration.reusesOtherCaches ? otherCaches.find(file) : nil
     }
 
     /// The text model file a reference names: the path itself, or the cached (downloaded if
@@ -169,7 +179,7 @@ public struct ModelStore: Sendable {
     /// `name` is how errors refer to it (default: the file name).
     public func fetch(_ file: HubFile, name: String? = nil, progress: ProgressHandler? = nil) async throws(HubError) -> URL {
         let destination = cachePath(for: file)
-        if FileManager.default.fileExists(atPath: destination.path) { return destination }
+        if let cached = cachedFile(file) { return cached }
         let label = name.map { "\($0) (\(file.filename))" } ?? file.filename
         let url = file.url(endpoint: endpoint)
         if configuration.offline {

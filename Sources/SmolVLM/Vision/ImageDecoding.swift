@@ -1,7 +1,9 @@
+#if canImport(CImageShim)
 import CImageShim
+#endif
 import Foundation
 
-/// Decodes JPEG and PNG files into ``RGBImage``s byte-identical to llama.cpp's loader
+/// Decodes JPEG and PNG files into ``RGBImage``s. Except on Apple platforms, byte-identical to llama.cpp's loader
 /// (stb_image asked for 3 channels, as built on x86-64): grayscale is replicated, alpha is
 /// dropped (not composited), 16-bit PNG samples keep their high byte. For JPEG, libjpeg(-turbo)
 /// only parses the file and entropy-decodes it; dequantisation, IDCT, chroma upsampling and
@@ -10,6 +12,10 @@ import Foundation
 ///
 /// Unlike stb_image, truncated or corrupt data is an error rather than a partly grey image, and
 /// sampling factors that are not whole ratios of the largest are ``ImageError/unsupportedContent(reason:)``.
+///
+/// On Apple platforms (no libjpeg or libpng in the SDK) ImageIO decodes instead: not
+/// byte-identical to stb_image (JPEG IDCT and upsampling differ by a few levels; embedded PNG
+/// colour profiles are applied), so logits there are not bit-identical to llama.cpp's.
 public struct ImageDecoder: Sendable {
     /// The largest image accepted, in pixels (`width * height`). The header is checked against
     /// it before any pixel memory is allocated. Default: 64 Mi pixels (192 MiB of RGB).
@@ -79,6 +85,7 @@ public struct ImageDecoder: Sendable {
         }.get()
     }
 
+    #if canImport(CImageShim)
     private static func decode(_ bytes: UnsafeBufferPointer<UInt8>, format: Format, maxPixels: Int) -> Result<RGBImage, ImageError> {
         var rgb: UnsafeMutablePointer<UInt8>?
         var width: Int32 = 0, height: Int32 = 0
@@ -108,4 +115,5 @@ public struct ImageDecoder: Sendable {
         default: return .failure(.corrupt(reason: "\(name): \(reason)"))
         }
     }
+    #endif
 }
