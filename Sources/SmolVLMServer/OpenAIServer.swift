@@ -68,7 +68,8 @@ public struct OpenAIServer: Sendable {
     }
 
     /// Runs until SIGINT or SIGTERM, then shuts down gracefully: stops taking requests,
-    /// cancels the running ones (streams end with an error event), and returns.
+    /// cancels the running ones (streams end with an error event), and returns, within 7 s
+    /// whatever the clients do.
     ///
     /// - Parameter onListening: called with the bound port once the server accepts connections.
     public func run(onListening: @escaping @Sendable (Int) -> Void = { _ in }) async throws {
@@ -95,9 +96,14 @@ public struct OpenAIServer: Sendable {
         let engineService = EngineService(state: state, loader: loader, logger: logger)
         // Services shut down in reverse order: the engine first (cancelling generations, so
         // open responses end at once), then the HTTP server.
-        let group = ServiceGroup(configuration: .init(services: [app, engineService],
-                                                      gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
+        var groupConfiguration = ServiceGroupConfiguration(services: [app, engineService],
+                                                           gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        // A handler that never returns (a client that never reads its answer) must not keep
+        // the process alive: after 5 s of graceful shutdown what is left is cancelled, and
+        // after 2 s more the group returns anyway.
+        groupConfiguration.maximumGracefulShutdownDuration = .seconds(5)
+        groupConfiguration.maximumCancellationDuration = .seconds(2)
+        try await ServiceGroup(configuration: groupConfiguration).run()
     }
 }
 
