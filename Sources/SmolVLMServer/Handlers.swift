@@ -68,19 +68,17 @@ struct Handlers: Sendable {
             return try await withTaskCancellationHandler {
                 // Errors before generation starts (an image that fails to encode) are still a plain error response.
                 let first = try await events.next()
-                guard case let .started(promptPositions, cached)? = first else {
-                    if case let .finished(c)? = first { return try finishedEarly(c) }
-                    throw APIError(status: 500, type: "server_error", message: "the request ended before it started")
+                guard case .started? = first else {
+                    // Finished before it started: cancelled, which only shutdown does to a waiting request.
+                    throw APIError(status: 503, type: "unavailable_error",
+                                   message: "the request was cancelled before it started: the server is shutting down")
                 }
-                if chat.stream {
-                    return stream(events, reply: reply, includeUsage: chat.includeUsage, engine: engine,
-                                  prompt: (promptPositions, cached))
-                }
+                if chat.stream { return stream(events, reply: reply, includeUsage: chat.includeUsage) }
                 while let event = try await events.next() {
                     switch event {
                     case .text: break
                     case let .finished(c):
-                        if c.stopReason == .cancelled, case .stopping = stateIsStopping() {
+                        if c.stopReason == .cancelled, state.isStopping {
                             throw APIError(status: 503, type: "unavailable_error", message: "the server is shutting down")
                         }
                         return jsonResponse(reply.completion(text: c.text, completion: c))
@@ -96,21 +94,10 @@ struct Handlers: Sendable {
         return response
     }
 
-    private enum StopState { case running, stopping }
-    private func stateIsStopping() -> StopState {
-        do { _ = try state.engine(); return .running } catch { return .stopping }
-    }
-
-    /// A request cancelled before it started (the server is stopping).
-    private func finishedEarly(_ c: ServingEngine.Completion) throws -> Response {
-        throw APIError(status: 503, type: "unavailable_error", message: "the request was cancelled before it started: the server is shutting down")
-    }
-
     /// The server-sent events of a streamed answer: role, content pieces, the finish chunk with
     /// timings, the usage chunk when asked for, `[DONE]`. A failed write (the client went away)
     /// cancels the generation.
-    private func stream(_ events: EventReader, reply: Reply, includeUsage: Bool, engine: ServingEngine,
-                        prompt: (positions: Int, cached: Int)) -> Response {
+    private func stream(_ events: EventReader, reply: Reply, includeUsage: Bool) -> Response {
         let headers: HTTPFields = [
             .contentType: "text/event-stream", .cacheControl: "no-cache", HTTPField.Name("X-Accel-Buffering")!: "no",
         ]
@@ -129,7 +116,7 @@ struct Handlers: Sendable {
                     case let .text(piece):
                         try await send(reply.chunk(delta: ["content": piece]))
                     case let .finished(c):
-                        if c.stopReason == .cancelled, case .stopping = stateIsStopping() {
+                        if c.stopReason == .cancelled, state.isStopping {
                             throw APIError(status: 503, type: "unavailable_error", message: "the server is shutting down; the answer was cut short")
                         } else {
                             var last = reply.chunk(delta: [:], finishReason: Reply.finishReason(c.stopReason))

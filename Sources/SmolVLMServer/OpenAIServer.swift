@@ -116,6 +116,11 @@ final class ServerState: Sendable {
 
     func set(_ p: Phase) { phase.withLock { $0 = p } }
 
+    /// True once SIGTERM/SIGINT began the shutdown.
+    var isStopping: Bool {
+        if case .stopping = phase.withLock({ $0 }) { true } else { false }
+    }
+
     /// The engine, or the 503 to answer while there is none.
     func engine() throws(APIError) -> ServingEngine {
         switch phase.withLock({ $0 }) {

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Names one image by its content, so that the same picture sent again (a follow-up question,
 /// a paused camera) is recognised as the same: in a ``PromptCache`` and in an embedding cache.
 public struct ImageID: Hashable, Sendable, CustomStringConvertible {
@@ -17,11 +19,7 @@ public struct ImageID: Hashable, Sendable, CustomStringConvertible {
     /// An ID from bytes the caller chose (unique per image: a digest, a counter).
     public init(bytes: [UInt8]) { self.bytes = bytes }
 
-    public var description: String { bytes.prefix(8).map { String($0, radix: 16).leftPadded(to: 2) }.joined() }
-}
-
-private extension String {
-    func leftPadded(to n: Int) -> String { String(repeating: "0", count: max(0, n - count)) + self }
+    public var description: String { bytes.prefix(8).map { String(format: "%02x", $0) }.joined() }
 }
 
 /// What a context's KV cache holds, one entry per position, so that a new prompt evaluates
