@@ -41,7 +41,7 @@ public struct GGMLType: Hashable, Sendable, CustomStringConvertible {
     public var isComputable: Bool { GGMLType.computable.contains(self) }
 
     /// The kernel library's id for the type (only for computable types).
-    public var kernelType: sv_type? { isComputable ? sv_type(rawValue: rawValue) : nil }
+    package var kernelType: sv_type? { isComputable ? sv_type(rawValue: rawValue) : nil }
 
     /// Bytes used by `count` elements, or nil if `count` is not a multiple of the block size
     /// or the product overflows.

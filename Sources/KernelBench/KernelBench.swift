@@ -3,35 +3,35 @@ import Kernels
 import SmolVLM
 
 /// Measures matrix products at model shapes through the same entry point the engine uses.
-public struct KernelBench {
+package struct KernelBench {
     /// A weight matrix shape (`rows` outputs, `columns` inputs) and how many activation rows meet it.
-    public struct Shape: Sendable, CustomStringConvertible {
-        public var rows: Int
-        public var columns: Int
-        public var batch: Int
-        public var label: String
-        public init(rows: Int, columns: Int, batch: Int = 1, label: String) {
+    package struct Shape: Sendable, CustomStringConvertible {
+        package var rows: Int
+        package var columns: Int
+        package var batch: Int
+        package var label: String
+        package init(rows: Int, columns: Int, batch: Int = 1, label: String) {
             self.rows = rows; self.columns = columns; self.batch = batch; self.label = label
         }
-        public var description: String {
+        package var description: String {
             batch == 1 ? "\(rows)x\(columns)" : "\(rows)x\(columns) ·\(batch)"
         }
     }
 
-    public struct Result: Sendable {
-        public var seconds: Double
-        public var weightBytes: Int
-        public var operations: Double
+    package struct Result: Sendable {
+        package var seconds: Double
+        package var weightBytes: Int
+        package var operations: Double
         /// Weight bytes streamed per second, in GB/s (10^9).
-        public var gigabytesPerSecond: Double { Double(weightBytes) / seconds / 1e9 }
+        package var gigabytesPerSecond: Double { Double(weightBytes) / seconds / 1e9 }
         /// Multiply-adds counted as two operations, per second, in 10^9.
-        public var gigaOpsPerSecond: Double { operations / seconds / 1e9 }
+        package var gigaOpsPerSecond: Double { operations / seconds / 1e9 }
     }
 
     /// SmolVLM-256M text shapes (matrix·vector: one decoded token; matrix·matrix: a 128-token
     /// prompt) and SigLIP shapes (matrix·vector and, with 1024 patch rows, matrix·matrix: one
     /// 512-px tile). Matrix·matrix products go through the tables' register-tiled gemm twins.
-    public static let smolVLMShapes: [Shape] = [
+    package static let smolVLMShapes: [Shape] = [
         Shape(rows: 576, columns: 576, label: "text attn q/o"),
         Shape(rows: 1536, columns: 576, label: "text ffn up/gate"),
         Shape(rows: 576, columns: 1536, label: "text ffn down"),
@@ -44,11 +44,11 @@ public struct KernelBench {
         Shape(rows: 3072, columns: 768, batch: 1024, label: "siglip ffn up, tile"),
     ]
 
-    public let pool: ThreadPool
+    package let pool: ThreadPool
     /// Minimum measured time per figure; the best of the repetitions is reported.
-    public var minimumSeconds: Double
+    package var minimumSeconds: Double
 
-    public init(threads: Int, minimumSeconds: Double = 0.25) {
+    package init(threads: Int, minimumSeconds: Double = 0.25) {
         pool = ThreadPool(threads: threads)
         self.minimumSeconds = minimumSeconds
     }
@@ -56,7 +56,7 @@ public struct KernelBench {
     /// Times one product at `shape` through `MatMul.multiply`, with the weights as the engine
     /// holds them: Q8_0 matrices repacked (``WeightMatrix/repackedForSpeed()``) when `kernels`
     /// has the repacked product, since models do that at load.
-    public func measure(type: GGMLType, shape: Shape, kernels: KernelSet) -> Result {
+    package func measure(type: GGMLType, shape: Shape, kernels: KernelSet) -> Result {
         let weights = SyntheticWeights.make(type: type, rows: shape.rows, columns: shape.columns, seed: 42)
         var w = try! WeightMatrix(type: type, rows: shape.rows, columns: shape.columns, data: weights.pointer)
         if kernels.table.pointee.gemm_q8_0_r16 != nil { w = w.repackedForSpeed() }
@@ -89,7 +89,7 @@ public struct KernelBench {
     /// second (a multiply-add counts two), best of repeated runs; nil where `kernels` has no such
     /// loop. This is the machine's limit for the instruction the loop runs, measured in the same
     /// sitting as the kernels it is compared with.
-    public func peak(_ kind: sv_peak, kernels: KernelSet) -> Double? {
+    package func peak(_ kind: sv_peak, kernels: KernelSet) -> Double? {
         guard let loop = sv_kernels_peak(kernels.table, kind) else { return nil }
         let threads = pool.threadCount
         var iterations = 1 << 14
@@ -112,7 +112,7 @@ public struct KernelBench {
     }
 
     /// The name of the instruction (or mix) a peak loop runs, nil where there is none.
-    public static func peakInstruction(_ kind: sv_peak, _ kernels: KernelSet) -> String? {
+    package static func peakInstruction(_ kind: sv_peak, _ kernels: KernelSet) -> String? {
         sv_kernels_peak_instruction(kernels.table, kind).map { String(cString: $0) }
     }
 

@@ -6,7 +6,7 @@ import SmolVLM
 ///
 /// Quantized blocks are random bytes (every bit pattern is a valid quant) with their f16
 /// scale fields set to small finite values, so results stay finite like real weights.
-public enum SyntheticWeights {
+package enum SyntheticWeights {
     /// Byte offsets of the f16 scale fields inside one block.
     static func scaleFieldOffsets(_ type: GGMLType) -> [Int] {
         switch type {
@@ -18,7 +18,7 @@ public enum SyntheticWeights {
     }
 
     /// `rows × columns` elements of `type`, row-major, in a 64-byte aligned buffer.
-    public static func make(type: GGMLType, rows: Int, columns: Int, seed: UInt64) -> AlignedBytes {
+    package static func make(type: GGMLType, rows: Int, columns: Int, seed: UInt64) -> AlignedBytes {
         var rng = SplitMix64(seed: seed)
         let rowBytes = type.byteCount(elements: columns)!
         let buffer = AlignedBytes(count: rowBytes * rows)
@@ -49,17 +49,17 @@ public enum SyntheticWeights {
     }
 
     /// `count` floats uniform in [-1, 1].
-    public static func activations(count: Int, seed: UInt64) -> [Float] {
+    package static func activations(count: Int, seed: UInt64) -> [Float] {
         var rng = SplitMix64(seed: seed)
         return (0 ..< count).map { _ in Float.random(in: -1 ... 1, using: &rng) }
     }
 }
 
 /// An owned, 64-byte aligned byte buffer.
-public final class AlignedBytes: @unchecked Sendable {
-    public let pointer: UnsafeMutableRawPointer
-    public let count: Int
-    public init(count: Int) {
+package final class AlignedBytes: @unchecked Sendable {
+    package let pointer: UnsafeMutableRawPointer
+    package let count: Int
+    package init(count: Int) {
         self.count = count
         pointer = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1), alignment: 64)
     }

@@ -8,15 +8,15 @@ import Kernels
 import Synchronization
 
 /// One kernel table (an instruction set's implementations), immutable for the process.
-public struct KernelSet: @unchecked Sendable {
+package struct KernelSet: @unchecked Sendable {
     /// The C table of kernel function pointers (static storage in the Kernels target).
-    public let table: UnsafePointer<sv_kernels>
+    package let table: UnsafePointer<sv_kernels>
 
     /// The best instruction set this CPU supports, or the one `SMOLVLM_ISA` names.
-    public static var `default`: KernelSet { KernelSet(table: sv_kernels_default()) }
+    package static var `default`: KernelSet { KernelSet(table: sv_kernels_default()) }
 
     /// A specific instruction set, or nil if this CPU (or this build) lacks it.
-    public init?(isa: sv_isa) {
+    package init?(isa: sv_isa) {
         guard let t = sv_kernels_for(isa) else { return nil }
         table = t
     }
@@ -24,33 +24,33 @@ public struct KernelSet: @unchecked Sendable {
     init(table: UnsafePointer<sv_kernels>) { self.table = table }
 
     /// The instruction set the table's kernels use.
-    public var isa: sv_isa { table.pointee.isa }
+    package var isa: sv_isa { table.pointee.isa }
     /// The instruction set's name as `SMOLVLM_ISA` spells it (`scalar`, `avx2`, `avx512-vnni`, …).
-    public var name: String { String(cString: sv_isa_name(table.pointee.isa)) }
+    package var name: String { String(cString: sv_isa_name(table.pointee.isa)) }
 
     /// Every instruction set this CPU can run, scalar first.
-    public static var supported: [KernelSet] {
+    package static var supported: [KernelSet] {
         (0 ..< SV_ISA_COUNT.rawValue).compactMap { KernelSet(isa: sv_isa(rawValue: $0)) }
     }
 }
 
 /// A row-major weight matrix in a ggml type: `rows` rows of `columns` elements, each row
 /// `rowStride` bytes apart. It points into memory someone else keeps alive (a mapped GGUF file).
-public struct WeightMatrix: @unchecked Sendable {
+package struct WeightMatrix: @unchecked Sendable {
     /// The storage type of the elements (F32, F16, Q8_0, Q4_K, …).
-    public let type: GGMLType
+    package let type: GGMLType
     /// The same type as the kernels name it.
-    public let kernelType: sv_type
+    package let kernelType: sv_type
     /// Output features: one dot product per row.
-    public let rows: Int
+    package let rows: Int
     /// Input features: elements per row.
-    public let columns: Int
+    package let columns: Int
     /// Bytes from one row to the next (whole quantization blocks).
-    public let rowStride: Int
+    package let rowStride: Int
     /// The first byte of row 0.
-    public let data: UnsafeRawPointer
+    package let data: UnsafeRawPointer
     /// A copy in the layout of a faster product (see ``repackedForSpeed()``), or nil.
-    public private(set) var repacked: RepackedQ8Matrix?
+    package private(set) var repacked: RepackedQ8Matrix?
     /// Whether `data` lies in a file mapping, whose pages may be dropped once copied.
     private var sourceIsFileMapping = false
 
@@ -60,7 +60,7 @@ public struct WeightMatrix: @unchecked Sendable {
     /// - Throws: `GGUFError.unsupportedTensorType` for a type the kernels
     ///   lack, `GGUFError.invalidShape` when a row is not a whole
     ///   number of blocks.
-    public init(type: GGMLType, rows: Int, columns: Int, data: UnsafeRawPointer) throws(GGUFError) {
+    package init(type: GGMLType, rows: Int, columns: Int, data: UnsafeRawPointer) throws(GGUFError) {
         guard let kt = type.kernelType else { throw .unsupportedTensorType(tensor: "matrix", type: type.name) }
         guard let stride = type.byteCount(elements: columns) else {
             throw .invalidShape(tensor: "matrix", shape: [UInt64(columns), UInt64(rows)], reason: "row length is not a whole number of blocks")
@@ -74,7 +74,7 @@ public struct WeightMatrix: @unchecked Sendable {
     }
 
     /// The matrix of a 2-D tensor in a mapped GGUF file (`shape[0]` = columns).
-    public init(_ tensor: GGUFTensorInfo, in file: GGUFFile) throws(GGUFError) {
+    package init(_ tensor: GGUFTensorInfo, in file: GGUFFile) throws(GGUFError) {
         let bytes = file.bytes(of: tensor)
         guard let base = bytes.baseAddress else {
             throw .invalidShape(tensor: tensor.name, shape: tensor.shape.map(UInt64.init), reason: "the tensor has no data")
@@ -90,7 +90,7 @@ public struct WeightMatrix: @unchecked Sendable {
     /// source's pages, when they are a file mapping, are handed back to the kernel once copied,
     /// so resident memory does not grow (a later read of the source, e.g. an embedding row, pages
     /// it back in from the file). Memory that is not a file mapping is left alone.
-    public func repackedForSpeed() -> WeightMatrix {
+    package func repackedForSpeed() -> WeightMatrix {
         guard repacked == nil, let packed = RepackedQ8Matrix(self, releasingSource: sourceIsFileMapping) else { return self }
         var copy = self
         copy.repacked = packed
@@ -98,9 +98,9 @@ public struct WeightMatrix: @unchecked Sendable {
     }
 
     /// The activation type this matrix multiplies against (ggml's vec_dot_type).
-    public var activationType: sv_type { sv_vec_dot_type(kernelType) }
+    package var activationType: sv_type { sv_vec_dot_type(kernelType) }
     /// Bytes of one activation row once converted to ``activationType``.
-    public var activationRowBytes: Int { sv_row_bytes(activationType, Int64(columns)) }
+    package var activationRowBytes: Int { sv_row_bytes(activationType, Int64(columns)) }
 }
 
 /// Matrix products the way ggml's CPU backend does them: activations are first converted to
@@ -115,11 +115,11 @@ public struct WeightMatrix: @unchecked Sendable {
 /// tables' vec_dot (llama.cpp's x86 order, on every instruction set that has the product).
 /// Built with the `OpenBLAS` trait, float-weight products of 32 or more rows go to OpenBLAS instead
 /// (see ``usesOpenBLAS``).
-public enum MatMul {
+package enum MatMul {
     /// True when this build routes F32/F16/BF16 products of 32 or more activation rows through
     /// OpenBLAS (the `OpenBLAS` package trait): their outputs then agree with llama.cpp's to
     /// rounding instead of matching its CPU backend bit for bit.
-    public static var usesOpenBLAS: Bool {
+    package static var usesOpenBLAS: Bool {
         #if OPENBLAS
         true
         #else
@@ -137,7 +137,7 @@ public enum MatMul {
     ///   - scratch: reused buffer for converted activations; grown as needed.
     ///   - pool: threads to split the weight rows across.
     ///   - kernels: the kernel table to compute with.
-    public static func multiply(_ w: WeightMatrix, _ x: UnsafePointer<Float>, rows m: Int,
+    package static func multiply(_ w: WeightMatrix, _ x: UnsafePointer<Float>, rows m: Int,
                                 into y: UnsafeMutablePointer<Float>,
                                 scratch: inout ScratchBuffer, pool: ThreadPool, kernels: KernelSet) {
         #if OPENBLAS
@@ -198,17 +198,17 @@ public enum MatMul {
 }
 
 /// A growable, 64-byte-aligned byte buffer reused across calls (no per-token allocation).
-public struct ScratchBuffer: ~Copyable {
+package struct ScratchBuffer: ~Copyable {
     private var base: UnsafeMutableRawPointer?
     private var capacity = 0
 
     /// An empty buffer; the first ``reserve(_:)`` allocates.
-    public init() {}
+    package init() {}
 
     deinit { base?.deallocate() }
 
     /// A pointer to at least `bytes` bytes, valid until the next call.
-    public mutating func reserve(_ bytes: Int) -> UnsafeMutableRawPointer {
+    package mutating func reserve(_ bytes: Int) -> UnsafeMutableRawPointer {
         if bytes > capacity || base == nil {
             base?.deallocate()
             capacity = max(bytes, capacity * 2, 64)
@@ -221,7 +221,7 @@ public struct ScratchBuffer: ~Copyable {
 
 /// Q8_0 weights repacked 16 rows at a time for `sv_gemm_q8_0_r16` (the same bytes per block as
 /// Q8_0: quants regrouped, scales gathered). Immutable once made; shared by every thread.
-public final class RepackedQ8Matrix: @unchecked Sendable {
+package final class RepackedQ8Matrix: @unchecked Sendable {
     private let source: WeightMatrix
     private let releasesSource: Bool
     private let bytes: Int

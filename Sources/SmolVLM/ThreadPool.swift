@@ -13,12 +13,12 @@ import Darwin
 /// Decode of a small model issues hundreds of short matrix products per token, so handing out
 /// a job must cost microseconds: workers spin briefly on an atomic job counter before they
 /// sleep, and threads are created once, never per job.
-public final class ThreadPool: @unchecked Sendable {
+package final class ThreadPool: @unchecked Sendable {
     /// Threads that take part in a job, the calling thread included.
-    public let threadCount: Int
+    package let threadCount: Int
     /// Records a span per operation and per worker when set; nil (no tracing) costs one check
     /// per operation.
-    public let tracer: Tracer?
+    package let tracer: Tracer?
 
     private typealias Job = (Int) -> Void
     private let generation = Atomic<Int>(0)
@@ -42,7 +42,7 @@ public final class ThreadPool: @unchecked Sendable {
     ///   - threads: threads that take part in a job, the caller included.
     ///   - tracer: records the spans of work run on this pool (see ``traced(_:_:)``); nil, the
     ///     default, records nothing.
-    public init(threads: Int, tracer: Tracer? = nil) {
+    package init(threads: Int, tracer: Tracer? = nil) {
         threadCount = max(1, threads)
         self.tracer = tracer
         pthread_mutex_init(&mutex, nil)
@@ -76,7 +76,7 @@ public final class ThreadPool: @unchecked Sendable {
 
     /// Runs `body(i)` once for every thread index `i` in `0 ..< threadCount` (the caller runs
     /// index 0) and returns when all have finished. Jobs from different callers are serialized.
-    public func run(_ body: (Int) -> Void) {
+    package func run(_ body: (Int) -> Void) {
         if let tracer, workers.count > 0, let invocation = tracer.currentInvocation {
             // The caller's time is its own span (lane 0); each worker's chunk is a span of its own.
             return dispatch { i in
@@ -96,7 +96,7 @@ public final class ThreadPool: @unchecked Sendable {
     ///   - body: the work.
     /// - Returns: what `body` returns.
     @inline(__always)
-    public func traced<R, E: Error>(_ operation: @autoclosure () -> TraceOperation, _ body: () throws(E) -> R) throws(E) -> R {
+    package func traced<R, E: Error>(_ operation: @autoclosure () -> TraceOperation, _ body: () throws(E) -> R) throws(E) -> R {
         guard let tracer else { return try body() }
         return try tracer.span(operation(), body)
     }
@@ -129,7 +129,7 @@ public final class ThreadPool: @unchecked Sendable {
     }
 
     /// Splits `0 ..< count` into one contiguous chunk per thread, each a multiple of `granularity`.
-    public func parallelFor(_ count: Int, granularity: Int = 1, _ body: (Range<Int>) -> Void) {
+    package func parallelFor(_ count: Int, granularity: Int = 1, _ body: (Range<Int>) -> Void) {
         let g = max(1, granularity)
         let units = (count + g - 1) / g
         let threads = min(threadCount, max(units, 1))

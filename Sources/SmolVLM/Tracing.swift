@@ -109,7 +109,7 @@ public enum TraceError: Error, Sendable, Equatable, CustomStringConvertible {
 /// and one per operation on every pool worker that ran a chunk of it (lanes 1 …), written as a
 /// Chrome trace-event file that Perfetto and chrome://tracing open.
 ///
-/// Hand a tracer to a ``ThreadPool`` (or a ``LlamaContext``, which makes its pool); code that
+/// Hand a tracer to a ``LlamaContext`` (its thread pool records); code that
 /// runs on the pool then records its spans. Without a tracer each instrumentation point costs one
 /// nil check. Workers write to their own preallocated lane, so recording takes no lock on them;
 /// spans are opened and closed by one submitting thread at a time (the pool's caller), and the

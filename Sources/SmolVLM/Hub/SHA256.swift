@@ -5,7 +5,7 @@ import Foundation
 /// Small and dependency-free on purpose: the only use is checking downloaded model files
 /// against the digest Hugging Face publishes for LFS files, and that is not worth a crypto
 /// package. Not constant-time; never use it for secrets.
-public struct SHA256: Sendable {
+package struct SHA256: Sendable {
     private var state: (UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32) =
         (0x6a09_e667, 0xbb67_ae85, 0x3c6e_f372, 0xa54f_f53a, 0x510e_527f, 0x9b05_688c, 0x1f83_d9ab, 0x5be0_cd19)
     /// A partial block carried between `update` calls.
@@ -13,10 +13,10 @@ public struct SHA256: Sendable {
     private var byteCount: UInt64 = 0
 
     /// A hasher with nothing fed yet.
-    public init() { pending.reserveCapacity(64) }
+    package init() { pending.reserveCapacity(64) }
 
     /// Feeds more bytes.
-    public mutating func update(_ bytes: UnsafeRawBufferPointer) {
+    package mutating func update(_ bytes: UnsafeRawBufferPointer) {
         byteCount &+= UInt64(bytes.count)
         var rest = bytes[...]
         if !pending.isEmpty {
@@ -35,13 +35,13 @@ public struct SHA256: Sendable {
     }
 
     /// Feeds more bytes.
-    public mutating func update<Bytes: Sequence>(_ bytes: Bytes) where Bytes.Element == UInt8 {
+    package mutating func update<Bytes: Sequence>(_ bytes: Bytes) where Bytes.Element == UInt8 {
         let array = Array(bytes)
         array.withUnsafeBytes { update($0) }
     }
 
     /// The 32-byte digest of everything fed so far (the hasher itself is left unchanged).
-    public func finalize() -> [UInt8] {
+    package func finalize() -> [UInt8] {
         var copy = self
         let bitLength = byteCount &* 8
         var tail: [UInt8] = [0x80]
@@ -62,12 +62,12 @@ public struct SHA256: Sendable {
     }
 
     /// The digest as 64 lowercase hexadecimal digits (the form Hugging Face's ETags use).
-    public func hexDigest() -> String {
+    package func hexDigest() -> String {
         finalize().map { String(format: "%02x", $0) }.joined()
     }
 
     /// The digest of `bytes` in one call.
-    public static func hash<Bytes: Sequence>(_ bytes: Bytes) -> [UInt8] where Bytes.Element == UInt8 {
+    package static func hash<Bytes: Sequence>(_ bytes: Bytes) -> [UInt8] where Bytes.Element == UInt8 {
         var h = SHA256()
         h.update(bytes)
         return h.finalize()
@@ -75,7 +75,7 @@ public struct SHA256: Sendable {
 
     /// The lowercase hex digest of a file's contents, read in 1 MiB pieces so a model file
     /// never has to fit in memory.
-    public static func hexDigest(ofFileAt url: URL) throws -> String {
+    package static func hexDigest(ofFileAt url: URL) throws -> String {
         let handle = try FileHandle(forReadingFrom: url)
         defer { try? handle.close() }
         var h = SHA256()

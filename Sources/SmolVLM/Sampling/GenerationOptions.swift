@@ -62,7 +62,7 @@ public struct GenerationOptions: Sendable, Equatable {
 
     /// Seed of the sampler's random draws (default nil: a fresh random seed each run, as
     /// llama.cpp's `LLAMA_DEFAULT_SEED`). The same seed, options, model and prompt give the same
-    /// tokens on every run. The generator is ``SplitMix64``, not llama.cpp's `std::mt19937`, so
+    /// tokens on every run. The generator is SplitMix64, not llama.cpp's `std::mt19937`, so
     /// a seed does not reproduce llama.cpp's own sampled tokens — only greedy output is
     /// comparable across the two.
     public var seed: UInt64?

@@ -28,7 +28,7 @@ public struct TokenProbability: Sendable, Equatable {
 /// remove it), the lowest id on ties. llama.cpp breaks ties in whatever order its partial sort
 /// leaves, which is unspecified; here ties always go to the lower id, at the top-k cut too.
 ///
-/// The random stream is ``SplitMix64`` seeded with ``seed``, one 53-bit uniform draw per
+/// The random stream is SplitMix64 seeded with ``seed``, one 53-bit uniform draw per
 /// sampled token (greedy draws none). A seed reproduces this sampler's tokens exactly on any
 /// machine; it does not reproduce llama.cpp's, whose stream is `std::mt19937`.
 ///

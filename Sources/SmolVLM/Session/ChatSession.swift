@@ -105,19 +105,25 @@ public final class ChatSession: @unchecked Sendable {
     /// Embeddings of the images whose positions may be in the cache.
     private var imageStore: [ImageID: ImageEmbeddings] = [:]
 
-    /// A session with its own KV cache over a shared model.
+    /// A session with its own KV cache and threads over a shared model. To answer several
+    /// conversations at once on one set of threads, use ``ServingEngine``: it batches their
+    /// decoding steps.
     ///
     /// - Parameters:
     ///   - model: the model pair; shared, read-only.
     ///   - configuration: context length, threads, system prompt and image settings.
-    ///   - pool: threads to compute with, shared with other sessions so that several of them
-    ///     do not oversubscribe the cores (answers run one at a time on a shared pool); nil, the
-    ///     default: a pool of the session's own with ``Configuration/threads`` threads.
     ///   - logger: where the session logs.
     /// - Throws: ``ModelError`` for a bad context length, ``Idefics3Preprocessor/Error`` for a bad
     ///   tile budget.
-    public init(model: SmolVLMModel, configuration: Configuration = Configuration(), pool: ThreadPool? = nil,
-                logger: Logger = Logger(label: "smolvlm.session")) throws {
+    public convenience init(model: SmolVLMModel, configuration: Configuration = Configuration(),
+                            logger: Logger = Logger(label: "smolvlm.session")) throws {
+        try self.init(model: model, configuration: configuration, pool: nil, logger: logger)
+    }
+
+    /// A session that computes on `pool`, shared with other sessions (answers run one at a time
+    /// on a shared pool); nil: a pool of its own with ``Configuration/threads`` threads.
+    package init(model: SmolVLMModel, configuration: Configuration = Configuration(), pool: ThreadPool?,
+                 logger: Logger = Logger(label: "smolvlm.session")) throws {
         self.model = model
         self.configuration = configuration
         self.logger = logger

@@ -182,7 +182,7 @@ public final class ServingEngine: @unchecked Sendable {
     /// Requests that may wait for a slot.
     public let queueLimit: Int
     /// The threads all slots compute with.
-    public let pool: ThreadPool
+    package let pool: ThreadPool
 
     private let slots: [Slot]
     private let layout: ImagePromptLayout?

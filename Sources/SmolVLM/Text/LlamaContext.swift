@@ -20,7 +20,7 @@ public final class LlamaContext {
     static let tiledAttentionRows = 64
 
     /// The threads this context computes with; share it with the vision encoder.
-    public let pool: ThreadPool
+    package let pool: ThreadPool
     let kernels: KernelSet
     private let cache: KVCache
     private var scratch = ScratchBuffer()
@@ -36,12 +36,16 @@ public final class LlamaContext {
     ///   - model: the weights to run; shared, not copied.
     ///   - contextLength: positions to keep; default the smaller of the model's and 4096.
     ///   - threads: threads for matrix products and attention; default the active processor count.
-    ///   - kernels: the SIMD kernel set; default the best this CPU supports (tests pass others
-    ///     to compare against the scalar reference).
-    ///   - tracer: records a span per operation of every forward pass (and of the vision encoder
-    ///     when it runs on this context's ``pool``); nil, the default, records nothing.
-    public convenience init(model: LlamaModel, contextLength: Int? = nil, threads: Int? = nil, kernels: KernelSet = .default,
-                            tracer: Tracer? = nil) throws {
+    ///   - tracer: records a span per operation of every forward pass; nil, the default, records
+    ///     nothing.
+    public convenience init(model: LlamaModel, contextLength: Int? = nil, threads: Int? = nil, tracer: Tracer? = nil) throws {
+        try self.init(model: model, contextLength: contextLength, threads: threads, kernels: .default, tracer: tracer)
+    }
+
+    /// As the public initialiser, on a chosen kernel set (tests compare each SIMD set against the
+    /// scalar reference; the benchmarks measure each).
+    package convenience init(model: LlamaModel, contextLength: Int? = nil, threads: Int? = nil, kernels: KernelSet,
+                             tracer: Tracer? = nil) throws {
         try self.init(model: model, contextLength: contextLength,
                       pool: ThreadPool(threads: threads ?? ProcessInfo.processInfo.activeProcessorCount, tracer: tracer),
                       kernels: kernels)
@@ -56,7 +60,7 @@ public final class LlamaContext {
     ///   - contextLength: positions to keep; default the smaller of the model's and 4096.
     ///   - pool: the threads to compute with.
     ///   - kernels: the SIMD kernel set; default the best this CPU supports.
-    public init(model: LlamaModel, contextLength: Int? = nil, pool: ThreadPool, kernels: KernelSet = .default) throws {
+    package init(model: LlamaModel, contextLength: Int? = nil, pool: ThreadPool, kernels: KernelSet = .default) throws {
         let c = model.configuration
         let requested = contextLength ?? min(c.contextLength, 4096)
         guard requested > 0 else {
@@ -164,7 +168,7 @@ public final class LlamaContext {
     ///   ``ModelError/contextOverflow(needed:capacity:)`` for a full context,
     ///   ``ModelError/invalidHyperParameter(key:value:reason:)`` for contexts that cannot share
     ///   a pass; nothing is evaluated then.
-    public static func decode(_ batch: [(context: LlamaContext, token: Int)]) throws -> [[Float]] {
+    package static func decode(_ batch: [(context: LlamaContext, token: Int)]) throws -> [[Float]] {
         guard let leader = batch.first?.context else { throw ModelError.emptyInput }
         let c = leader.model.configuration
         var seen = Set<ObjectIdentifier>()

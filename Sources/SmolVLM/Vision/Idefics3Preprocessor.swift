@@ -168,7 +168,7 @@ public struct Idefics3Preprocessor: Sendable {
     /// threads (the output is the same bytes whatever the pool).
     ///
     /// - Throws: ``Error/imageTooLarge(width:height:limit:)`` as ``callAsFunction(_:)``.
-    public func callAsFunction(_ image: RGBImage, pool: ThreadPool?) throws(Error) -> Output {
+    package func callAsFunction(_ image: RGBImage, pool: ThreadPool?) throws(Error) -> Output {
         let p = plan(width: image.width, height: image.height)
         guard p.largestResizeSide <= Self.maxResizeSide else {
             throw .imageTooLarge(width: image.width, height: image.height, limit: Self.maxResizeSide)

@@ -30,8 +30,8 @@ extension VisionModel {
     ///   - kernels: the kernel table to compute with.
     ///   - shouldStop: asked before each tile; returning true ends the work early and the result
     ///     is nil (for callers that can be cancelled).
-    public func embed(_ image: RGBImage, preprocessor: Idefics3Preprocessor, pool: ThreadPool,
-                      kernels: KernelSet = .default, shouldStop: () -> Bool) throws -> ImageEmbeddings? {
+    package func embed(_ image: RGBImage, preprocessor: Idefics3Preprocessor, pool: ThreadPool,
+                       kernels: KernelSet = .default, shouldStop: () -> Bool) throws -> ImageEmbeddings? {
         let clock = ContinuousClock()
         let start = clock.now
         let pre = try pool.traced(.phase("preprocess")) { try preprocessor(image, pool: pool) }
@@ -49,9 +49,21 @@ extension VisionModel {
                                preprocessSeconds: preprocessSeconds, encodeSeconds: seconds)
     }
 
+    /// Preprocesses `image` with `preprocessor` and encodes every tile on `context`'s threads
+    /// (the encoder and the decoder then take turns on them instead of oversubscribing the cores).
+    ///
+    /// - Parameters:
+    ///   - image: the decoded image.
+    ///   - preprocessor: how to slice and normalise it (built from this model's configuration).
+    ///   - context: the text context whose threads compute the encoder.
+    /// - Returns: one embedding block per tile, with the grid they came from.
+    public func embed(_ image: RGBImage, preprocessor: Idefics3Preprocessor, using context: LlamaContext) throws -> ImageEmbeddings {
+        try embed(image, preprocessor: preprocessor, pool: context.pool)
+    }
+
     /// Preprocesses `image` with `preprocessor` and encodes every tile.
-    public func embed(_ image: RGBImage, preprocessor: Idefics3Preprocessor, pool: ThreadPool,
-                      kernels: KernelSet = .default) throws -> ImageEmbeddings {
+    package func embed(_ image: RGBImage, preprocessor: Idefics3Preprocessor, pool: ThreadPool,
+                       kernels: KernelSet = .default) throws -> ImageEmbeddings {
         // Never stopped, so never nil.
         try embed(image, preprocessor: preprocessor, pool: pool, kernels: kernels) { false }!
     }

@@ -236,12 +236,12 @@ public struct VisionModel: Sendable {
 
     /// Encodes one tile (`imageSize × imageSize × 3` floats, HWC, normalised as
     /// ``Idefics3Preprocessor`` makes them) into `tokensPerTile × outputWidth` floats, row-major.
-    public func encode(tile: [Float], threads: Int? = nil, kernels: KernelSet = .default) throws -> [Float] {
+    public func encode(tile: [Float], threads: Int? = nil) throws -> [Float] {
         let pool = ThreadPool(threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
-        return try encode(tile: tile, pool: pool, kernels: kernels)
+        return try encode(tile: tile, pool: pool, kernels: .default)
     }
 
-    /// Encodes one tile as ``encode(tile:threads:kernels:)`` does, on an existing pool (no thread
+    /// Encodes one tile as ``encode(tile:threads:)`` does, on an existing pool (no thread
     /// start-up per tile).
     /// - Parameters:
     ///   - tile: `imageSize × imageSize × 3` floats, HWC, normalised.
@@ -249,7 +249,7 @@ public struct VisionModel: Sendable {
     ///   - kernels: the SIMD kernel set; default the best for this CPU.
     /// - Returns: `tokensPerTile × outputWidth` floats, row-major.
     /// - Throws: ``VisionModelError/tileSize(expected:found:)`` for a tile of the wrong size.
-    public func encode(tile: [Float], pool: ThreadPool, kernels: KernelSet = .default) throws -> [Float] {
+    package func encode(tile: [Float], pool: ThreadPool, kernels: KernelSet = .default) throws -> [Float] {
         let workspace = VisionWorkspace(configuration, threads: pool.threadCount)
         return try encode(tile: tile, pool: pool, kernels: kernels, workspace: workspace)
     }
@@ -263,8 +263,8 @@ public struct VisionModel: Sendable {
     ///     tile at a time.
     /// - Returns: `tokensPerTile × outputWidth` floats, row-major.
     /// - Throws: ``VisionModelError/tileSize(expected:found:)`` for a tile of the wrong size.
-    public func encode(tile: [Float], pool: ThreadPool, kernels: KernelSet = .default,
-                       workspace: VisionWorkspace) throws -> [Float] {
+    package func encode(tile: [Float], pool: ThreadPool, kernels: KernelSet = .default,
+                        workspace: VisionWorkspace) throws -> [Float] {
         let ws = workspace
         let c = configuration
         let side = c.imageSize
@@ -476,7 +476,7 @@ public struct VisionModel: Sendable {
 /// The buffers one tile's encode works in, made once and reused for every tile (one tile at a
 /// time): activations, the f16 keys and values, attention scratch per thread, im2col, the pixel
 /// shuffle and the converted activations of the matrix products.
-public final class VisionWorkspace {
+package final class VisionWorkspace {
     static let attentionBlockRows = 128
 
     let patchCount, embeddingLength, feedForwardLength, headDimension, threads: Int
@@ -488,7 +488,7 @@ public final class VisionWorkspace {
     var scratch = ScratchBuffer()
 
     /// Buffers for tiles of a model with `configuration`, encoded with up to `threads` threads.
-    public init(_ c: VisionConfiguration, threads: Int) {
+    package init(_ c: VisionConfiguration, threads: Int) {
         let n = c.patchCount, d = c.embeddingLength, ff = c.feedForwardLength
         patchCount = n
         embeddingLength = d
