@@ -60,11 +60,14 @@ let package = Package(
             name: "KernelBench",
             dependencies: ["SmolVLM", "GGUF", "Kernels"]
         ),
+        // The OpenAI-compatible API's request and error types, without HTTP (the fuzz target for
+        // request decoding builds it without the server's dependencies).
+        .target(name: "OpenAIAPI", dependencies: ["SmolVLM"]),
         // `smolvlm serve`: llama-server's OpenAI-compatible API over the engine's slots.
         .target(
             name: "SmolVLMServer",
             dependencies: [
-                "SmolVLM", .product(name: "Hummingbird", package: "hummingbird"),
+                "SmolVLM", "OpenAIAPI", .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -73,7 +76,7 @@ let package = Package(
         .executableTarget(
             name: "SmolVLMCLI",
             dependencies: [
-                "SmolVLM", "SmolVLMServer", "GGUF", "Kernels", "KernelBench",
+                "SmolVLM", "SmolVLMServer", "OpenAIAPI", "GGUF", "Kernels", "KernelBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -87,3 +90,23 @@ let package = Package(
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "SmolVLM", "KernelBench"]),
     ]
 )
+
+// libFuzzer targets (Fuzz/README.md), declared only when SMOLVLM_FUZZ is set: they build only
+// with `--sanitize fuzzer`, which supplies their `main`, and their unsafe flag must not reach
+// packages that depend on this one.
+if Context.environment["SMOLVLM_FUZZ"] != nil {
+    let fuzzTargets: [(name: String, dependencies: [Target.Dependency])] = [
+        ("FuzzGGUF", ["GGUF", "SmolVLM"]),
+        ("FuzzImage", ["SmolVLM"]),
+        ("FuzzTokenizer", ["SmolVLM"]),
+        ("FuzzPrompt", ["SmolVLM"]),
+        ("FuzzChatRequest", ["OpenAIAPI", "SmolVLM"]),
+    ]
+    package.targets.append(.target(name: "FuzzSupport", dependencies: ["GGUF", "SmolVLM"], path: "Fuzz/FuzzSupport"))
+    for target in fuzzTargets {
+        package.targets.append(.executableTarget(
+            name: target.name, dependencies: target.dependencies + ["FuzzSupport"], path: "Fuzz/\(target.name)",
+            swiftSettings: [.unsafeFlags(["-parse-as-library"])]
+        ))
+    }
+}

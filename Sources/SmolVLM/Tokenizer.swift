@@ -117,13 +117,17 @@ public struct Tokenizer: Sendable {
     public let addBOS: Bool
     /// Whether `encode(_:addSpecial: true)` ends with ``eos`` (`tokenizer.ggml.add_eos_token`).
     public let addEOS: Bool
+    /// Whether `byte` has a one-byte token; a byte without one is dropped by encoding, as in
+    /// llama.cpp (SmolLM2 lacks 21 of them: 0x04, 0x06, …, 0xF5…0xFF).
+    package func hasByteToken(_ byte: UInt8) -> Bool { vocabulary.byteTokens[Int(byte)] >= 0 }
+
     /// Every token that ends generation, ascending (llama.cpp's `special_eog_ids`).
     public let endOfGenerationTokens: [Int]
     /// llama.cpp's `clean_spaces` (`clean_up_tokenization_spaces`) for this pre-tokenizer:
     /// applied by ``decode(_:special:)``. Off for `smollm`.
-    let cleanSpaces: Bool
+    package let cleanSpaces: Bool
     /// `tokenizer.ggml.add_space_prefix`: ``decode(_:special:)`` drops one leading space.
-    let addSpacePrefix: Bool
+    package let addSpacePrefix: Bool
 
     // MARK: - Queries
 

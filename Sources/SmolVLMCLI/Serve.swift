@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import OpenAIAPI
 import SmolVLM
 import SmolVLMServer
 

@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
+import OpenAIAPI
 import SmolVLM
 
 /// The routes and what they answer.

@@ -1,4 +1,5 @@
 import Foundation
+import OpenAIAPI
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif

@@ -3,9 +3,9 @@ import SmolVLM
 
 /// A `POST /v1/chat/completions` body, read as llama-server reads it: OpenAI's fields plus
 /// llama.cpp's (`n_predict`, `repeat_penalty`, `cache_prompt`, …); unknown fields are ignored.
-struct ChatRequest {
+package struct ChatRequest {
     /// An image reference as the client gave it, in prompt order.
-    enum ImageSource: Equatable {
+    package enum ImageSource: Equatable {
         /// `data:image/…;base64,…` or bare base64, decoded.
         case bytes(Data)
         /// An http(s) URL to fetch.
@@ -13,21 +13,21 @@ struct ChatRequest {
     }
 
     /// The conversation, each image part replaced by ``ImagePromptLayout/marker``.
-    var messages: [ChatTemplate.Message]
+    package var messages: [ChatTemplate.Message]
     /// The image parts in order.
-    var images: [ImageSource]
-    var options: GenerationOptions
+    package var images: [ImageSource]
+    package var options: GenerationOptions
     /// nil: until the context is full (llama.cpp's `n_predict` -1).
-    var maxTokens: Int?
-    var stream: Bool
-    var includeUsage: Bool
-    var cachePrompt: Bool
+    package var maxTokens: Int?
+    package var stream: Bool
+    package var includeUsage: Bool
+    package var cachePrompt: Bool
 
     /// Parses a request body; `defaults` are the server's sampling settings (its flags).
     ///
     /// - Throws: ``APIError`` 400 naming the field for malformed JSON, a missing or mistyped
     ///   field, an unknown role or content part, or a URL that is neither http(s), data nor base64.
-    init(json body: Data, defaults: GenerationOptions, defaultMaxTokens: Int?) throws(APIError) {
+    package init(json body: Data, defaults: GenerationOptions, defaultMaxTokens: Int?) throws(APIError) {
         let root: Any
         do {
             root = try JSONSerialization.jsonObject(with: body, options: [.fragmentsAllowed])
@@ -140,7 +140,7 @@ struct ChatRequest {
     }
 
     /// An image URL: `data:image/…;base64,…`, an http(s) URL, or bare base64.
-    static func imageSource(_ url: String) throws(APIError) -> ImageSource {
+    package static func imageSource(_ url: String) throws(APIError) -> ImageSource {
         if url.hasPrefix("data:") {
             guard let comma = url.firstIndex(of: ",") else { throw .invalidRequest("Invalid uri-encoded base64 value: no ',' in the data URI") }
             let header = url[url.index(url.startIndex, offsetBy: 5) ..< comma]
@@ -172,11 +172,11 @@ struct ChatRequest {
 }
 
 /// Typed reads of a JSON object's fields, each throwing a 400 that names the field.
-struct JSONFields {
-    let object: [String: Any]
-    let path: String
+package struct JSONFields {
+    package let object: [String: Any]
+    package let path: String
 
-    init(_ object: [String: Any], path: String = "") {
+    package init(_ object: [String: Any], path: String = "") {
         self.object = object
         self.path = path
     }
@@ -188,19 +188,19 @@ struct JSONFields {
         return v
     }
 
-    func string(_ key: String) throws(APIError) -> String? {
+    package func string(_ key: String) throws(APIError) -> String? {
         guard let v = value(key) else { return nil }
         guard let s = v as? String else { throw .invalidRequest("\(name(key)) must be a string") }
         return s
     }
 
-    func bool(_ key: String) throws(APIError) -> Bool? {
+    package func bool(_ key: String) throws(APIError) -> Bool? {
         guard let v = value(key) else { return nil }
         guard let b = v as? Bool, Self.isBoolean(v) else { throw .invalidRequest("\(name(key)) must be true or false") }
         return b
     }
 
-    func int(_ key: String) throws(APIError) -> Int? {
+    package func int(_ key: String) throws(APIError) -> Int? {
         guard let v = value(key) else { return nil }
         guard !Self.isBoolean(v), let n = v as? NSNumber, let d = Double(exactly: n.doubleValue), d == d.rounded(),
               abs(d) < 9.0e15 else {
@@ -209,7 +209,7 @@ struct JSONFields {
         return Int(d)
     }
 
-    func float(_ key: String) throws(APIError) -> Float? {
+    package func float(_ key: String) throws(APIError) -> Float? {
         guard let v = value(key) else { return nil }
         guard !Self.isBoolean(v), let n = v as? NSNumber, n.doubleValue.isFinite else {
             throw .invalidRequest("\(name(key)) must be a number")
@@ -217,20 +217,20 @@ struct JSONFields {
         return n.floatValue
     }
 
-    func array(_ key: String) throws(APIError) -> [Any]? {
+    package func array(_ key: String) throws(APIError) -> [Any]? {
         guard let v = value(key) else { return nil }
         guard let a = v as? [Any] else { throw .invalidRequest("\(name(key)) must be an array") }
         return a
     }
 
-    func object(_ key: String) throws(APIError) -> [String: Any]? {
+    package func object(_ key: String) throws(APIError) -> [String: Any]? {
         guard let v = value(key) else { return nil }
         guard let o = v as? [String: Any] else { throw .invalidRequest("\(name(key)) must be an object") }
         return o
     }
 
     /// JSONSerialization gives booleans as NSNumber too; tell them apart from 0 and 1.
-    static func isBoolean(_ v: Any) -> Bool {
+    package static func isBoolean(_ v: Any) -> Bool {
         // Booleans come back as NSNumber with the objCType of a C char on every platform.
         (v as? NSNumber).map { String(cString: $0.objCType) == "c" } ?? false
     }

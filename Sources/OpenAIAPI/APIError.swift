@@ -16,22 +16,22 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
 
     public var description: String { "\(status) \(type): \(message)" }
 
-    static func invalidRequest(_ message: String) -> APIError {
+    package static func invalidRequest(_ message: String) -> APIError {
         APIError(status: 400, type: "invalid_request_error", message: message)
     }
 
-    static let unauthorized = APIError(status: 401, type: "authentication_error", message: "Invalid API Key")
-    static let notFound = APIError(status: 404, type: "not_found_error", message: "File Not Found")
+    package static let unauthorized = APIError(status: 401, type: "authentication_error", message: "Invalid API Key")
+    package static let notFound = APIError(status: 404, type: "not_found_error", message: "File Not Found")
 
     /// The error object, as JSON.
-    var body: [String: Any] {
+    package var body: [String: Any] {
         var error: [String: Any] = ["code": status, "message": message, "type": type]
         for (k, v) in details { error[k] = v }
         return ["error": error]
     }
 
     /// The client-facing form of an engine or model error.
-    init(_ error: any Error, limits: ServerLimits) {
+    package init(_ error: any Error, limits: ServerLimits) {
         switch error {
         case let e as APIError:
             self = e
@@ -70,7 +70,7 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
         }
     }
 
-    init(status: Int, type: String, message: String, details: [String: Int] = [:], headers: [String: String] = [:]) {
+    package init(status: Int, type: String, message: String, details: [String: Int] = [:], headers: [String: String] = [:]) {
         self.status = status
         self.type = type
         self.message = message

@@ -1,0 +1,26 @@
+// What the fuzz targets share: reporting a finding, and SmolVLM's tokenizer.
+import Foundation
+import GGUF
+import SmolVLM
+
+/// A finding: says what broke (an optimised build drops `precondition` messages), then traps so
+/// libFuzzer saves the input.
+public func require(_ condition: Bool, _ message: @autoclosure () -> String = "") {
+    if !condition {
+        FileHandle.standardError.write(Data("finding: \(message())\n".utf8))
+        abort()
+    }
+}
+
+/// SmolVLM's tokenizer (SmolLM2's BPE vocabulary plus the image tokens) from
+/// SMOLVLM_FUZZ_TOKENIZER, default models/smolvlm-256m-text-q8_0.gguf; a target without it
+/// cannot start.
+public func loadTokenizer() -> Tokenizer {
+    let path = ProcessInfo.processInfo.environment["SMOLVLM_FUZZ_TOKENIZER"] ?? "models/smolvlm-256m-text-q8_0.gguf"
+    do {
+        return try Tokenizer(gguf: GGUFFile(path: path))
+    } catch {
+        FileHandle.standardError.write(Data("cannot load the tokenizer from \(path) (set SMOLVLM_FUZZ_TOKENIZER): \(error)\n".utf8))
+        exit(2)
+    }
+}
