@@ -15,28 +15,30 @@ use_python_env() {
         case "$r" in -r*) python_env_modules="$python_env_modules, pytest, openai, requests, PIL" ;; esac
     done
 
-    if [ -x "$python_env_root/.venv/bin/python3" ] && "$python_env_root/.venv/bin/python3" -c "$python_env_modules" 2>/dev/null; then
-        PYTHON="$python_env_root/.venv/bin/python3"
-    elif python3 -c "$python_env_modules" 2>/dev/null; then
+    local venv="$python_env_root/.venv"
+    if [ -x "$venv/bin/python3" ] && "$venv/bin/python3" -c "$python_env_modules" 2>/dev/null; then
+        PYTHON="$venv/bin/python3"
+    elif [ ! -x "$venv/bin/python3" ] && python3 -c "$python_env_modules" 2>/dev/null; then
         PYTHON=python3
-    elif python3 -m pip install --quiet --disable-pip-version-check "${python_env_wanted[@]}" 2>/dev/null; then
+    elif [ ! -x "$venv/bin/python3" ] && python3 -m pip install --quiet --disable-pip-version-check "${python_env_wanted[@]}" >/dev/null 2>&1; then
         PYTHON=python3
     else
-        echo "system python3 cannot take packages (externally managed?): using a virtual environment in .venv" >&2
-        if [ ! -x "$python_env_root/.venv/bin/python3" ]; then
-            # Debian splits ensurepip into python3-venv; without it, a venv without pip is filled by
-            # the system pip (pip >= 22.3 installs into another interpreter with --python).
-            python3 -m venv "$python_env_root/.venv" 2>/dev/null || {
-                rm -rf "$python_env_root/.venv"
-                python3 -m venv --without-pip "$python_env_root/.venv"
+        if [ ! -x "$venv/bin/python3" ]; then
+            echo "the system python3 takes no packages (externally managed): installing them into .venv" >&2
+            # Debian splits ensurepip into python3-venv; without it (its complaint is printed on
+            # stdout, hence the redirection), a venv without pip is filled by the system pip
+            # (pip >= 22.3 installs into another interpreter with --python).
+            python3 -m venv "$venv" >/dev/null 2>&1 || {
+                rm -rf "$venv"
+                python3 -m venv --without-pip "$venv"
             }
         fi
-        if [ -x "$python_env_root/.venv/bin/pip" ]; then
-            "$python_env_root/.venv/bin/pip" install --quiet --disable-pip-version-check "${python_env_wanted[@]}"
+        if [ -x "$venv/bin/pip" ]; then
+            "$venv/bin/pip" install --quiet --disable-pip-version-check "${python_env_wanted[@]}"
         else
-            python3 -m pip --python "$python_env_root/.venv/bin/python3" install --quiet --disable-pip-version-check "${python_env_wanted[@]}"
+            python3 -m pip --python "$venv/bin/python3" install --quiet --disable-pip-version-check "${python_env_wanted[@]}"
         fi
-        PYTHON="$python_env_root/.venv/bin/python3"
+        PYTHON="$venv/bin/python3"
     fi
     export PYTHON
 }

@@ -118,7 +118,9 @@ struct Caption: AsyncParsableCommand {
         let files = try ImagePaths.expand(image)
         let done = resume ? JSONRecord.captioned(in: out) : []
         let todo = files.filter { !done.contains($0) }
-        if !FileManager.default.fileExists(atPath: out) || !resume { FileManager.default.createFile(atPath: out, contents: nil) }
+        if !FileManager.default.fileExists(atPath: out) || !resume {
+            guard FileManager.default.createFile(atPath: out, contents: nil) else { throw ValidationError("cannot create \(out)") }
+        }
         guard let handle = FileHandle(forWritingAtPath: out) else { throw ValidationError("cannot write \(out)") }
         defer { try? handle.close() }
         try handle.seekToEnd()

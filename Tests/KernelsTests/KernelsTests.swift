@@ -358,6 +358,8 @@ struct SIMDTests {
     /// ranges, subnormals (whose 127/amax overflows to +Inf), tiny and huge blocks.
     private static func stressRows(_ n: Int, _ rng: inout Rng) -> [[Float]] {
         var rows: [[Float]] = [randomActivations(n, &rng)]
+        // ~1e-41: a literal that small draws an underflow warning.
+        let subnormal = Float.leastNormalMagnitude / 1000
         // Ties: amax 127 (multiplier 1) or 254 (multiplier 0.5), other values on .5 steps.
         rows.append((0..<n).map { i in
             if i % 32 == 0 { return (i / 32) % 2 == 0 ? 127 : -254 }
@@ -368,14 +370,14 @@ struct SIMDTests {
         rows.append((0..<n).map { _ in rng.normal() * powf(10, Float(Int.random(in: -20...20, using: &rng))) })
         rows.append((0..<n).map { i in
             switch (i / 32) % 4 {
-            case 0: return rng.normal() * 1e-41 // subnormal
+            case 0: return rng.normal() * subnormal
             case 1: return rng.normal() * 1e-36
             case 2: return rng.normal() * 1e30
             default: return Float(bitPattern: UInt32.random(in: 1...0x7F_FFFF, using: &rng)) * (Bool.random(using: &rng) ? 1 : -1)
             }
         })
         // Whole Q8_K super-blocks of subnormals (127/max overflows there too).
-        rows.append((0..<n).map { i in (i / 256) % 2 == 0 ? rng.normal() * 1e-41 : rng.normal() })
+        rows.append((0..<n).map { i in (i / 256) % 2 == 0 ? rng.normal() * subnormal : rng.normal() })
         return rows
     }
 
