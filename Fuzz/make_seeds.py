@@ -48,9 +48,11 @@ def byte_level_vocab() -> ms.Vocab:
     merges = ["Ġ t", "h e", "Ġt he", "i n", "Ġ a", "e r", "o n", "Ġ s", "Ċ Ċ"]  # "\n\n": the image layout needs it
     merged = [m.replace(" ", "") for m in merges]
     specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
-    tokens = specials + byte_tokens + merged + ms.added_tokens()
+    # SmolVLM's image tokens, and <end_of_utterance> last (the end-of-generation id).
+    added = ["<global-img>", "<row_1_col_1>", "<fake_token_around_image>", "<image>", "<end_of_utterance>"]
+    tokens = specials + byte_tokens + merged + added
     types = [int(gguf.TokenType.CONTROL)] * 3 + [int(gguf.TokenType.NORMAL)] * (len(byte_tokens) + len(merged)) \
-        + [int(gguf.TokenType.CONTROL)] * len(ms.added_tokens())
+        + [int(gguf.TokenType.CONTROL)] * len(added)
     return ms.Vocab(tokens, types, merges, "smollm")
 
 
@@ -66,9 +68,13 @@ def gguf_seeds(out: Path) -> None:
     ms.BOS_ID, ms.EOS_ID, ms.UNK_ID, ms.PAD_ID = 1, len(vocab.tokens) - 1, 0, 2
     d = out / "FuzzGGUF"
     d.mkdir(parents=True, exist_ok=True)
-    for typ in ("f16", "q8_0", "q4_0", "q5_1"):
+    # Tied embeddings, as SmolLM2's: no output.weight, and seeds half the size (the fuzzer's
+    # speed goes with its inputs' length).
+    text_tensors = ms.text_tensors
+    ms.text_tensors = lambda c: [t for t in text_tensors(c) if t.name != "output.weight"]
+    for typ in ("q8_0", "q4_0", "q5_1"):  # F16 weights: every-type.gguf (smaller seeds)
         ms.write_text(d / f"micro-text-{typ}.gguf", micro, typ, vocab, {})
-    for typ in ("f16", "q8_0"):
+    for typ in ("q8_0",):
         ms.write_mmproj(d / f"micro-mmproj-{typ}.gguf", micro, typ, True, {})
 
     # Every type the kernels dequantize, one 256-wide row pair each (K-quant blocks need 256).

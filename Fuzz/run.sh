@@ -14,7 +14,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/opt/swift/usr/bin:$PATH"
 
-seconds=60 runs="" jobs=1 sanitizers=(--sanitize fuzzer --sanitize address) scratch=.build-fuzz
+# SwiftPM hands swiftc one -sanitize= flag per sanitizer, in a varying order, and swiftc keeps
+# only the last: Swift code got either ASan or coverage. The combined flag, appended, gives both.
+seconds=60 runs="" jobs=1 scratch=.build-fuzz
+sanitizers=(--sanitize fuzzer --sanitize address -Xswiftc -sanitize=fuzzer,address)
 targets=()
 while [ $# -gt 0 ]; do
     case "$1" in

@@ -1,17 +1,17 @@
 // libFuzzer target: the GGUF reader and everything that reads a model from it.
 // Any input must end in a typed error or a file whose every value and tensor range can be read.
-import GGUF
 import FuzzSupport
+import GGUF
 import SmolVLM
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzGGUF(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
-    guard let file = try? GGUFFile(bytes: UnsafeBufferPointer(start: data, count: size)) else { return 0 }
+    guard let file = attempt({ try GGUFFile(bytes: UnsafeBufferPointer(start: data, count: size)) }) else { return 0 }
 
     // Every metadata value, through every typed accessor: each answers or throws.
     let md = file.metadata
     for key in md.keys {
-        guard let value = md[key] else { fatalError("listed key \(key) has no value") }
+        guard let value = md[key] else { require(false, "listed key \(key) has no value"); continue }
         _ = value.typeName
         _ = value.integer
         if case let .array(array) = value {
@@ -20,14 +20,14 @@ public func fuzzGGUF(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
             _ = array.integers
             _ = array.floats
         }
-        _ = try? md.integer(key)
-        _ = try? md.uint32(key)
-        _ = try? md.float(key)
-        _ = try? md.bool(key)
-        _ = try? md.string(key)
-        _ = try? md.strings(key)
-        _ = try? md.integers(key)
-        _ = try? md.floats(key)
+        _ = attempt({ try md.integer(key) })
+        _ = attempt({ try md.uint32(key) })
+        _ = attempt({ try md.float(key) })
+        _ = attempt({ try md.bool(key) })
+        _ = attempt({ try md.string(key) })
+        _ = attempt({ try md.strings(key) })
+        _ = attempt({ try md.integers(key) })
+        _ = attempt({ try md.floats(key) })
     }
 
     // Every tensor's range lies in the file; small tensors dequantize, first and last row.
@@ -36,19 +36,19 @@ public func fuzzGGUF(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         require(bytes.count == tensor.byteCount, "tensor \(tensor.name): view of \(bytes.count) bytes, table says \(tensor.byteCount)")
         require(file.tensor(named: tensor.name) != nil, "tensor \(tensor.name) not found by name")
         guard tensor.rowCount > 0, tensor.rowLength <= 1 << 16 else { continue }
-        if let rows = try? file.dequantize(tensor, rows: 0 ..< 1) {
+        if let rows = attempt({ try file.dequantize(tensor, rows: 0 ..< 1) }) {
             require(rows.count == tensor.rowLength)
-            _ = try? file.dequantize(tensor, rows: tensor.rowCount - 1 ..< tensor.rowCount)
+            _ = attempt({ try file.dequantize(tensor, rows: tensor.rowCount - 1 ..< tensor.rowCount) })
         }
-        if tensor.elementCount <= 1 << 14 { _ = try? file.dequantize(tensor) }
+        if tensor.elementCount <= 1 << 14 { _ = attempt({ try file.dequantize(tensor) }) }
     }
 
     // What a model load reads from it: the tokenizer, the decoder's and the encoder's
     // hyperparameters and weights.
-    let tokenizer = try? Tokenizer(gguf: file)
-    _ = try? LlamaConfiguration(md, vocabularySize: tokenizer?.vocabularySize ?? 0)
-    _ = try? LlamaModel(file: file)
-    _ = try? VisionConfiguration(md)
-    _ = try? VisionModel(file: file)
+    let tokenizer = attempt({ try Tokenizer(gguf: file) })
+    _ = attempt({ try LlamaConfiguration(md, vocabularySize: tokenizer?.vocabularySize ?? 0) })
+    _ = attempt({ try LlamaModel(file: file) })
+    _ = attempt({ try VisionConfiguration(md) })
+    _ = attempt({ try VisionModel(file: file) })
     return 0
 }

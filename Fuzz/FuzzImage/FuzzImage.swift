@@ -31,11 +31,11 @@ public func fuzzImage(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     switch input.byte() % 4 {
     case 0, 1:
         // Files: the cap keeps one input's allocation bounded as a server's --max-image-pixels does.
-        if let image = try? ImageDecoder(maxPixels: 1 << 22).decode(data: input.bytes) { check(image) }
+        if let image = attempt({ try ImageDecoder(maxPixels: 1 << 22).decode(data: input.bytes) }) { check(image) }
     case 2:
         let format: RGBImage.PackedFormat = [.bgra, .rgba, .argb][Int(input.byte() % 3)]
         let width = input.int16(), height = input.int16(), stride = input.int16()
-        if let image = try? RGBImage(packed: input.bytes, width: width, height: height, bytesPerRow: stride, format: format) {
+        if let image = attempt({ try RGBImage(packed: input.bytes, width: width, height: height, bytesPerRow: stride, format: format) }) {
             check(image)
         }
     default:
@@ -45,8 +45,8 @@ public func fuzzImage(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         let split = min(max(0, input.int16()), input.bytes.count)
         let luma = UnsafeRawBufferPointer(rebasing: input.bytes[..<split])
         let chroma = UnsafeRawBufferPointer(rebasing: input.bytes[split...])
-        if let image = try? RGBImage(nv12: luma, lumaBytesPerRow: lumaStride, chroma: chroma, chromaBytesPerRow: chromaStride,
-                                     width: width, height: height, range: range) {
+        if let image = attempt({ try RGBImage(nv12: luma, lumaBytesPerRow: lumaStride, chroma: chroma, chromaBytesPerRow: chromaStride,
+                                     width: width, height: height, range: range) }) {
             check(image)
         }
     }

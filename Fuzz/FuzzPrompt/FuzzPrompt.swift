@@ -31,7 +31,7 @@ public func fuzzPrompt(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     case 0: template = .smolvlm
     case 1: template = .chatml
     default:
-        guard let t = try? ChatTemplate.detect(fields.first) else { return 0 }
+        guard let t = attempt({ try ChatTemplate.detect(fields.first) }) else { return 0 }
         template = t
     }
     let roles: [ChatTemplate.Role] = [.system, .user, .assistant]
@@ -40,7 +40,7 @@ public func fuzzPrompt(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     }
     let prompt = template.render(messages, addAssistantPrompt: flags & 4 != 0, dialect: flags & 8 != 0 ? .jinja : .builtIn)
 
-    guard let chunks = try? layout.tokenize(prompt, grids: grids, addSpecial: flags & 16 != 0) else { return 0 }
+    guard let chunks = attempt({ try layout.tokenize(prompt, grids: grids, addSpecial: flags & 16 != 0) }) else { return 0 }
     var tiles: [(image: Int, tile: Int)] = []
     for chunk in chunks {
         switch chunk {

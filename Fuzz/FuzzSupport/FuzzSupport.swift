@@ -24,3 +24,17 @@ public func loadTokenizer() -> Tokenizer {
         exit(2)
     }
 }
+
+/// `body`'s result, or nil when it throws; the error's messages are rendered on the way, since
+/// a message that formats an untrusted value (an offset near 2^64, a negative count) is code
+/// that can trap too, and every error must say something.
+public func attempt<T>(_ body: () throws -> T) -> T? {
+    do {
+        return try body()
+    } catch {
+        let description = String(describing: error)
+        let localized = (error as? LocalizedError)?.errorDescription ?? description
+        require(!description.isEmpty && !localized.isEmpty, "\(type(of: error)) without a message")
+        return nil
+    }
+}
