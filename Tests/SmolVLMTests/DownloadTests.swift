@@ -299,8 +299,10 @@ struct DownloadTests {
 
     @Test func offlineIsATypedErrorThatSaysWhatToDo() async throws {
         let endpoint = URL(string: "http://127.0.0.1:\(try TestHTTPServer.closedPort())")!
-        let clock = ContinuousClock()
-        let start = clock.now
+        // An unreachable host is a verdict that ends the download without a retry (a failure
+        // after retries is `.connectionLost(attempts:)`), so the error's type says what a
+        // wall-clock bound used to say here; that bound failed on a loaded machine (12.8 s
+        // under ASan with the fuzzers running).
         let error = await failure { try await store(endpoint).resolve(model: try ModelReference(parsing: "smolvlm-256m")) }
         guard let error, case let .offline(name, url, _) = error else {
             Issue.record("expected .offline, got \(String(describing: error))")
@@ -309,7 +311,6 @@ struct DownloadTests {
         #expect(name.contains("smolvlm-256m:q8_0") && name.contains(Self.name))
         #expect(url == endpoint.absoluteString + Self.path)
         #expect(error.description.contains("pass their paths"), "the message says how to use local files")
-        #expect(clock.now - start < .seconds(5), "no retries when the host was never reached")
 
         let offline = ModelStore(cacheDirectory: dir.url, endpoint: endpoint, environment: ["HF_HUB_OFFLINE": "1"])
         await #expect(throws: HubError.self) { try await offline.fetch(Self.file) }
