@@ -55,7 +55,7 @@ public final class ByteStorage: @unchecked Sendable {
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(count, 1), alignment: 64)
         // Contiguous bytes (Data, Array, buffers) are copied with memcpy; element by element,
         // through an unspecialised generic, a 100 MB file took seconds.
-        let copied = bytes.withContiguousStorageIfAvailable { source in
+        let copied: Void? = bytes.withContiguousStorageIfAvailable { source in
             if let base = source.baseAddress { buffer.baseAddress?.copyMemory(from: base, byteCount: count) }
         }
         if copied == nil { _ = buffer.initializeMemory(as: UInt8.self, from: bytes) }

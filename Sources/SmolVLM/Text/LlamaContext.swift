@@ -36,8 +36,9 @@ public final class LlamaContext {
     ///   - model: the weights to run; shared, not copied.
     ///   - contextLength: positions to keep; default the smaller of the model's and 4096.
     ///   - threads: threads for matrix products and attention; default the active processor count.
-    ///   - tracer: records a span per operation of every forward pass; nil, the default, records
-    ///     nothing.
+    ///   - tracer: records a span per operation of every forward pass, and of the vision encoder
+    ///     when it runs on this context (``VisionModel/embed(_:preprocessor:using:)``); nil, the
+    ///     default, records nothing.
     public convenience init(model: LlamaModel, contextLength: Int? = nil, threads: Int? = nil, tracer: Tracer? = nil) throws {
         try self.init(model: model, contextLength: contextLength, threads: threads, kernels: .default, tracer: tracer)
     }
