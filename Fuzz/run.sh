@@ -3,7 +3,7 @@
 # of executions; exits non-zero on any finding (crash, sanitizer report, failed check, leak,
 # timeout, out-of-memory), printing the saved input and the command that reproduces it.
 #
-#   Fuzz/run.sh [--seconds N | --runs N] [--jobs N] [--no-asan] [TARGET ...]
+#   Fuzz/run.sh [--seconds N | --runs N] [TARGET ...]
 #
 # Default: 60 s per target, every target (FuzzGGUF FuzzImage FuzzTokenizer FuzzPrompt
 # FuzzChatRequest). Corpora grow in .build-fuzz/corpus/TARGET (kept between runs); seeds are
@@ -16,15 +16,13 @@ export PATH="/opt/swift/usr/bin:$PATH"
 
 # SwiftPM hands swiftc one -sanitize= flag per sanitizer, in a varying order, and swiftc keeps
 # only the last: Swift code got either ASan or coverage. The combined flag, appended, gives both.
-seconds=60 runs="" jobs=1 scratch=.build-fuzz
+seconds=60 runs="" scratch=.build-fuzz
 sanitizers=(--sanitize fuzzer --sanitize address -Xswiftc -sanitize=fuzzer,address)
 targets=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --seconds) seconds="$2"; shift 2 ;;
         --runs) runs="$2"; shift 2 ;;
-        --jobs) jobs="$2"; shift 2 ;;
-        --no-asan) sanitizers=(--sanitize fuzzer); scratch=.build-fuzz-noasan; shift ;;
         -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
         *) targets+=("$1"); shift ;;
     esac
@@ -60,20 +58,15 @@ for t in "${targets[@]}"; do
     [ -n "$runs" ] && limit=(-runs="$runs")
     dict=()
     [ -f "$seeds/$t.dict" ] && dict=(-dict="$seeds/$t.dict")
-    extra=()
-    [ "$jobs" -gt 1 ] && extra=(-fork="$jobs" -ignore_crashes=0)
     start=$(date +%s)
     set +e
-    "$scratch/release/$t" "$corpus" "$seeds/$t" "${dict[@]}" "${limit[@]}" "${extra[@]}" \
+    "$scratch/release/$t" "$corpus" "$seeds/$t" "${dict[@]}" "${limit[@]}" \
         -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=1024 -print_final_stats=1 \
         -artifact_prefix="$findings/" >"$log" 2>&1
     rc=$?
     set -e
     elapsed=$(( $(date +%s) - start ))
     executions=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)
-    if [ -z "$executions" ]; then   # -fork: the last status line carries the count
-        executions=$(grep -oE '^#[0-9]+' "$log" | tail -1 | tr -d '#')
-    fi
     rss=$(grep -o 'stat::peak_rss_mb: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)
     rate=$(( ${executions:-0} / (elapsed > 0 ? elapsed : 1) ))
     found=$(find "$findings" -type f | wc -l)
