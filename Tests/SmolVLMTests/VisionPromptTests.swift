@@ -129,6 +129,14 @@ struct VisionPromptTests {
         #expect(throws: ImagePromptError.markerCount(markers: 0, images: 1, marker: ImagePromptLayout.marker)) {
             _ = try layout.tokenize("no marker", grids: [(2, 2)])
         }
+        // Grids the preprocessor never makes (a caller building them by hand) are refused, not a
+        // trap in a range or a prompt with fewer tiles than the image has.
+        let two = "\(ImagePromptLayout.marker) \(ImagePromptLayout.marker)"
+        for bad in [(x: -1, y: 2), (x: 2, y: -1), (x: 3, y: 0), (x: 0, y: 1)] {
+            #expect(throws: ImagePromptError.invalidGrid(image: 1, x: bad.x, y: bad.y)) {
+                _ = try layout.tokenize(two, grids: [(0, 0), bad])
+            }
+        }
         // Two images: the second image's chunks name image 1, and text runs merge.
         let chunks = try layout.tokenize("\(ImagePromptLayout.marker)\(ImagePromptLayout.marker)x", grids: [(0, 0), (1, 1)])
         let images = chunks.compactMap { c -> [Int]? in if case let .image(i, t) = c { [i, t] } else { nil } }

@@ -4,6 +4,9 @@ public enum ImagePromptError: Error, Sendable, Equatable, CustomStringConvertibl
     case markerCount(markers: Int, images: Int, marker: String)
     /// The vocabulary lacks a token the idefics3 image layout needs (not a SmolVLM tokenizer?).
     case missingToken(String)
+    /// Image `image`'s slice grid is not one the preprocessor makes: both sides positive, or
+    /// 0 × 0 for an unsliced image.
+    case invalidGrid(image: Int, x: Int, y: Int)
 
     public var description: String {
         switch self {
@@ -11,6 +14,8 @@ public enum ImagePromptError: Error, Sendable, Equatable, CustomStringConvertibl
             "the prompt has \(markers) image marker\(markers == 1 ? "" : "s") ('\(marker)') but \(images) image\(images == 1 ? " was" : "s were") given"
         case let .missingToken(text):
             "the tokenizer has no token '\(text.debugDescription.dropFirst().dropLast())', which SmolVLM's image layout needs: is this a SmolVLM text model?"
+        case let .invalidGrid(image, x, y):
+            "image \(image + 1) has a \(x) × \(y) slice grid; a grid is positive on both sides, or 0 × 0 for an unsliced image"
         }
     }
 }
@@ -64,7 +69,11 @@ public struct ImagePromptLayout: Sendable {
 
     /// The chunks of one image with a `gridX × gridY` slice grid (0 × 0: unsliced), whose tiles
     /// are slices row-major, then the overview.
+    ///
+    /// - Precondition: `gridX` and `gridY` are both positive or both 0 (``tokenize(_:grids:addSpecial:)``
+    ///   checks this and throws instead).
     public func chunks(image: Int, gridX: Int, gridY: Int) -> [PromptChunk] {
+        precondition(Self.isValid(gridX, gridY), "\(ImagePromptError.invalidGrid(image: image, x: gridX, y: gridY))")
         var out: [PromptChunk] = []
         for row in 0 ..< gridY {
             for col in 0 ..< gridX {
@@ -90,10 +99,16 @@ public struct ImagePromptLayout: Sendable {
     ///   - grids: each image's slice grid (0 × 0 for an unsliced image), in marker order.
     ///   - addSpecial: add BOS/EOS as the vocabulary asks; false for text that continues a
     ///     conversation already in the context.
+    /// - Throws: ``ImagePromptError/markerCount(markers:images:marker:)`` when markers and grids
+    ///   do not pair up, ``ImagePromptError/invalidGrid(image:x:y:)`` for a grid the
+    ///   preprocessor cannot have made.
     public func tokenize(_ text: String, grids: [(x: Int, y: Int)], addSpecial: Bool = true) throws(ImagePromptError) -> [PromptChunk] {
         let parts = text.split(separator: Self.marker, omittingEmptySubsequences: false)
         guard parts.count - 1 == grids.count else {
             throw .markerCount(markers: parts.count - 1, images: grids.count, marker: Self.marker)
+        }
+        if let bad = grids.firstIndex(where: { !Self.isValid($0.x, $0.y) }) {
+            throw .invalidGrid(image: bad, x: grids[bad].x, y: grids[bad].y)
         }
         var chunks: [PromptChunk] = []
         for (i, part) in parts.enumerated() {
@@ -107,6 +122,10 @@ public struct ImagePromptLayout: Sendable {
         }
         if addSpecial, tokenizer.addEOS, let eos = tokenizer.eos { chunks.appendMerging(.text([eos])) }
         return chunks
+    }
+
+    private static func isValid(_ gridX: Int, _ gridY: Int) -> Bool {
+        (gridX > 0 && gridY > 0) || (gridX == 0 && gridY == 0)
     }
 }
 
